@@ -1,0 +1,11 @@
+// The prepare functions of every operation (see task.h), grouped by family.
+#pragma once
+
+#include "task.h"
+
+namespace shears::binding {
+
+void register_dense_ops(Napi::Env env, Napi::Object exports);
+void register_sparse_ops(Napi::Env env, Napi::Object exports);
+
+}  // namespace shears::binding

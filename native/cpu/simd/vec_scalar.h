@@ -1,0 +1,30 @@
+// Scalar "vector" of width 1: the plain reference every SIMD variant is checked against.
+#pragma once
+
+#include <cstdint>
+
+namespace shears::simd {
+
+struct Scalar {
+  using V = float;
+  static constexpr int W = 1;
+  static constexpr const char* kName = "scalar";
+  static V zero() { return 0.0f; }
+  static V set1(float x) { return x; }
+  static V load(const float* p) { return *p; }
+  static void store(float* p, V v) { *p = v; }
+  static V fmadd(V a, V b, V c) { return a * b + c; }
+  static V add(V a, V b) { return a + b; }
+  static V load_partial(const float* p, int n) { return n > 0 ? *p : 0.0f; }
+  static void store_partial(float* p, V v, int n) { if (n > 0) *p = v; }
+  static float reduce_add(V v) { return v; }
+  // Gathers base[idx[l]] for the first n lanes; an index outside [0, limit) reads 0 and sets bad.
+  static V gather_checked(const float* base, const int32_t* idx, int n, uint32_t limit, bool& bad) {
+    if (n <= 0) return 0.0f;
+    const uint32_t c = static_cast<uint32_t>(idx[0]);
+    if (c >= limit) { bad = true; return 0.0f; }
+    return base[c];
+  }
+};
+
+}  // namespace shears::simd

@@ -1,0 +1,193 @@
+#include "sparse.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "../../core/errors.h"
+#include "../../core/scratch.h"
+#include "../../core/thread_pool.h"
+
+namespace shears::cpu {
+
+const SparseKernels& sparse_kernels(Isa isa) {
+  switch (isa) {
+#ifdef SHEARS_HAVE_AVX2
+    case Isa::kAvx2: return sparse_kernels_avx2();
+#endif
+#ifdef SHEARS_HAVE_AVX512
+    case Isa::kAvx512: return sparse_kernels_avx512();
+#endif
+#ifdef SHEARS_HAVE_NEON
+    case Isa::kNeon: return sparse_kernels_neon();
+#endif
+    default: return sparse_kernels_scalar();
+  }
+}
+
+namespace {
+constexpr double kMinChunkCost = 1 << 15;  // about 32k multiply-adds per task
+
+void fill_zero(float* c, int64_t count) {
+  parallel_for(count, 1 << 16, [&](int64_t b, int64_t e) { std::memset(c + b, 0, (e - b) * sizeof(float)); });
+}
+
+// Output columns are split across threads when there are enough of them; otherwise each thread
+// accumulates its rows into a private copy of C and the copies are summed.
+template <class Scatter>
+void transposed_product(int64_t out_rows, int64_t n, int64_t rows, const int32_t* ptr,
+                        double per_nnz, double per_row, float* c, Scatter scatter) {
+  ThreadPool& pool = ThreadPool::instance();
+  const int threads = pool.num_threads();
+  const int64_t total = out_rows * n;
+  const double work = static_cast<double>(ptr[rows]) * per_nnz + rows * per_row;
+  if (threads == 1 || work < kMinChunkCost * 2) {
+    fill_zero(c, total);
+    scatter(c, int64_t{0}, rows, int64_t{0}, n);
+    return;
+  }
+  if (n >= 16 * threads) {
+    fill_zero(c, total);
+    const int64_t parts = std::min<int64_t>(threads, n / 16);
+    pool.run(parts, [&](int64_t t, int) {
+      const int64_t j0 = n * t / parts / 16 * 16, j1 = t + 1 == parts ? n : n * (t + 1) / parts / 16 * 16;
+      scatter(c, int64_t{0}, rows, j0, j1);
+    });
+    return;
+  }
+  const std::vector<int64_t> bounds = row_partition(rows, ptr, per_nnz, per_row, kMinChunkCost);
+  const int64_t chunks = static_cast<int64_t>(bounds.size()) - 1;
+  std::vector<AlignedBuffer> priv(static_cast<size_t>(threads));
+  std::vector<char> used(static_cast<size_t>(threads), 0);
+  for (auto& buf : priv) buf.resize(static_cast<size_t>(total));
+  pool.run(chunks, [&](int64_t ch, int w) {
+    float* mine = priv[w].data();
+    if (!used[w]) {
+      std::memset(mine, 0, total * sizeof(float));
+      used[w] = 1;
+    }
+    scatter(mine, bounds[ch], bounds[ch + 1], int64_t{0}, n);
+  });
+  parallel_for(total, 1 << 14, [&](int64_t b, int64_t e) {
+    for (int64_t x = b; x < e; ++x) {
+      float s = 0.0f;
+      for (int w = 0; w < threads; ++w)
+        if (used[w]) s += priv[w].data()[x];
+      c[x] = s;
+    }
+  });
+}
+}  // namespace
+
+void validate_row_ptr(const int32_t* ptr, int64_t rows, int64_t nnz, const char* name) {
+  if (ptr[0] != 0)
+    throw_range_error(std::string("Expected ") + name + "[0] to be 0 but received " + std::to_string(ptr[0]));
+  for (int64_t i = 0; i < rows; ++i) {
+    if (ptr[i + 1] < ptr[i])
+      throw_range_error(std::string("Expected ") + name + " to be non-decreasing but " + name + "[" +
+                        std::to_string(i + 1) + "] = " + std::to_string(ptr[i + 1]) + " < " + name + "[" +
+                        std::to_string(i) + "] = " + std::to_string(ptr[i]));
+  }
+  if (ptr[rows] != nnz)
+    throw_range_error(std::string("Expected ") + name + "[" + std::to_string(rows) + "] to equal the number of stored entries (" +
+                      std::to_string(nnz) + ") but received " + std::to_string(ptr[rows]));
+}
+
+void validate_indices(const int32_t* idx, int64_t count, int64_t limit, const char* name) {
+  std::atomic<int64_t> first_bad{std::numeric_limits<int64_t>::max()};
+  const uint32_t lim = static_cast<uint32_t>(std::min<int64_t>(limit, std::numeric_limits<int32_t>::max()));
+  parallel_for(count, 1 << 16, [&](int64_t b, int64_t e) {
+    uint32_t any = 0;
+    for (int64_t p = b; p < e; ++p) any |= static_cast<uint32_t>(static_cast<uint32_t>(idx[p]) >= lim);
+    if (!any) return;
+    for (int64_t p = b; p < e; ++p) {
+      if (static_cast<uint32_t>(idx[p]) >= lim) {
+        int64_t cur = first_bad.load();
+        while (p < cur && !first_bad.compare_exchange_weak(cur, p)) {}
+        return;
+      }
+    }
+  });
+  const int64_t p = first_bad.load();
+  if (p != std::numeric_limits<int64_t>::max())
+    throw_range_error(std::string("Expected ") + name + " values in [0, " + std::to_string(limit) + ") but " + name +
+                      "[" + std::to_string(p) + "] = " + std::to_string(idx[p]));
+}
+
+void validate_csr(const CsrView& a, const char* name) {
+  (void)name;
+  validate_row_ptr(a.ptr, a.rows, a.stored, "rowPtr");
+  validate_indices(a.idx, a.nnz(), a.cols, "colIdx");
+}
+
+void validate_bsr(const BsrView& a, const char* name) {
+  (void)name;
+  validate_row_ptr(a.ptr, a.block_rows(), a.stored, "rowPtr");
+  validate_indices(a.idx, a.nnzb(), a.block_cols(), "colIdx");
+}
+
+void csr_spmm(const SparseKernels& k, const CsrView& a, const float* b, int64_t n, float* c) {
+  validate_csr(a, "a");
+  parallel_for_rows(a.rows, a.ptr, static_cast<double>(n), static_cast<double>(n) + 8, kMinChunkCost,
+                    [&](int64_t r0, int64_t r1) { k.csr_spmm(a, b, n, c, r0, r1); });
+}
+
+void csr_spmv(const SparseKernels& k, const CsrView& a, const float* x, float* y) {
+  validate_row_ptr(a.ptr, a.rows, a.stored, "rowPtr");
+  // Indices are checked inside the kernel (one compare per gather); results go to scratch and
+  // reach `y` only when every index was in range, so `y` is untouched on error.
+  AlignedBuffer tmp(static_cast<size_t>(a.rows));
+  std::atomic<bool> bad{false};
+  parallel_for_rows(a.rows, a.ptr, 1.0, 4.0, kMinChunkCost, [&](int64_t r0, int64_t r1) {
+    if (k.csr_spmv(a, x, tmp.data(), r0, r1)) bad.store(true);
+  });
+  if (bad.load()) validate_indices(a.idx, a.nnz(), a.cols, "colIdx");  // throws with the position
+  std::memcpy(y, tmp.data(), static_cast<size_t>(a.rows) * sizeof(float));
+}
+
+void csr_spmmt(const SparseKernels& k, const CsrView& a, const float* b, int64_t n, float* c) {
+  validate_csr(a, "a");
+  transposed_product(a.cols, n, a.rows, a.ptr, static_cast<double>(n), static_cast<double>(n), c,
+                     [&](float* out, int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+                       k.csr_spmmt(a, b, n, out, r0, r1, j0, j1);
+                     });
+}
+
+void csr_sddmm(const SparseKernels& k, const CsrView& p, const float* x, const float* y, int64_t n,
+               float* out) {
+  validate_csr(p, "pattern");
+  parallel_for_rows(p.rows, p.ptr, static_cast<double>(n), static_cast<double>(n), kMinChunkCost,
+                    [&](int64_t r0, int64_t r1) { k.csr_sddmm(p, x, y, n, out, r0, r1); });
+}
+
+void bsr_spmm(const SparseKernels& k, const BsrView& a, const float* b, int64_t n, float* c) {
+  validate_bsr(a, "a");
+  const double bsz = static_cast<double>(a.br * a.bc);
+  parallel_for_rows(a.block_rows(), a.ptr, bsz * n, static_cast<double>(a.br * n), kMinChunkCost,
+                    [&](int64_t r0, int64_t r1) {
+                      // Block rows with no stored block still produce zero rows of C.
+                      k.bsr_spmm(a, b, n, c, r0, r1);
+                    });
+}
+
+void bsr_spmmt(const SparseKernels& k, const BsrView& a, const float* b, int64_t n, float* c) {
+  validate_bsr(a, "a");
+  const double bsz = static_cast<double>(a.br * a.bc);
+  transposed_product(a.cols, n, a.block_rows(), a.ptr, bsz * n, static_cast<double>(a.br * n), c,
+                     [&](float* out, int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+                       k.bsr_spmmt(a, b, n, out, r0, r1, j0, j1);
+                     });
+}
+
+void bsr_sddmm(const SparseKernels& k, const BsrView& p, const float* x, const float* y, int64_t n,
+               float* out) {
+  validate_bsr(p, "pattern");
+  const double bsz = static_cast<double>(p.br * p.bc);
+  parallel_for_rows(p.block_rows(), p.ptr, bsz * n, 1.0, kMinChunkCost,
+                    [&](int64_t r0, int64_t r1) { k.bsr_sddmm(p, x, y, n, out, r0, r1); });
+}
+
+}  // namespace shears::cpu

@@ -1,0 +1,313 @@
+// CSR and BSR kernels written once against a vector type V (simd/vec_*.h) and compiled per ISA.
+#pragma once
+
+#include <cstdint>
+
+#include "sparse.h"
+
+namespace shears::cpu::kernels {
+
+// ---------------------------------------------------------------------------------------------
+// c[0:cols] = sum_p val[p] * b[idx[p] * ldb + 0:cols], cols <= NV * W (PARTIAL when <).
+// Two accumulator sets when NV is small so the FMA latency is hidden across nonzeros.
+template <class V, int NV, bool PARTIAL>
+inline void csr_row_tile(const int32_t* idx, const float* val, int64_t p0, int64_t p1,
+                         const float* b, int64_t ldb, float* c, int cols) {
+  using Vec = typename V::V;
+  constexpr int W = V::W;
+  constexpr int SETS = NV <= 4 ? 2 : 1;
+  Vec acc[SETS][NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    acc[0][v] = V::zero();
+    if (SETS == 2) acc[SETS - 1][v] = V::zero();
+  }
+  auto step = [&](int s, int64_t p) {
+    const Vec a = V::set1(val[p]);
+    const float* br = b + static_cast<int64_t>(idx[p]) * ldb;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      const Vec bv = PARTIAL ? V::load_partial(br + v * W, cols - v * W) : V::load(br + v * W);
+      acc[s][v] = V::fmadd(a, bv, acc[s][v]);
+    }
+  };
+  int64_t p = p0;
+  if (SETS == 2) {
+    for (; p + 2 <= p1; p += 2) {
+      step(0, p);
+      step(SETS - 1, p + 1);
+    }
+  }
+  for (; p < p1; ++p) step(0, p);
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    const Vec out = SETS == 2 ? V::add(acc[0][v], acc[SETS - 1][v]) : acc[0][v];
+    if (PARTIAL) V::store_partial(c + v * W, out, cols - v * W); else V::store(c + v * W, out);
+  }
+}
+
+template <class V>
+void csr_spmm(const CsrView& a, const float* b, int64_t n, float* c, int64_t r0, int64_t r1) {
+  constexpr int W = V::W;
+  for (int64_t i = r0; i < r1; ++i) {
+    const int64_t p0 = a.ptr[i], p1 = a.ptr[i + 1];
+    float* ci = c + i * n;
+    int64_t j = 0;
+    for (; j + 8 * W <= n; j += 8 * W) csr_row_tile<V, 8, false>(a.idx, a.val, p0, p1, b + j, n, ci + j, 8 * W);
+    if (j + 4 * W <= n) { csr_row_tile<V, 4, false>(a.idx, a.val, p0, p1, b + j, n, ci + j, 4 * W); j += 4 * W; }
+    if (j + 2 * W <= n) { csr_row_tile<V, 2, false>(a.idx, a.val, p0, p1, b + j, n, ci + j, 2 * W); j += 2 * W; }
+    if (j + W <= n) { csr_row_tile<V, 1, false>(a.idx, a.val, p0, p1, b + j, n, ci + j, W); j += W; }
+    if (j < n) csr_row_tile<V, 1, true>(a.idx, a.val, p0, p1, b + j, n, ci + j, static_cast<int>(n - j));
+  }
+}
+
+template <class V>
+bool csr_spmv(const CsrView& a, const float* x, float* y, int64_t r0, int64_t r1) {
+  using Vec = typename V::V;
+  constexpr int W = V::W;
+  const uint32_t limit = static_cast<uint32_t>(a.cols);
+  bool bad = false;
+  for (int64_t i = r0; i < r1; ++i) {
+    int64_t p = a.ptr[i];
+    const int64_t p1 = a.ptr[i + 1];
+    Vec acc0 = V::zero(), acc1 = V::zero();
+    for (; p + 2 * W <= p1; p += 2 * W) {
+      acc0 = V::fmadd(V::load(a.val + p), V::gather_checked(x, a.idx + p, W, limit, bad), acc0);
+      acc1 = V::fmadd(V::load(a.val + p + W), V::gather_checked(x, a.idx + p + W, W, limit, bad), acc1);
+    }
+    for (; p + W <= p1; p += W)
+      acc0 = V::fmadd(V::load(a.val + p), V::gather_checked(x, a.idx + p, W, limit, bad), acc0);
+    if (p < p1) {
+      const int rem = static_cast<int>(p1 - p);
+      acc1 = V::fmadd(V::load_partial(a.val + p, rem), V::gather_checked(x, a.idx + p, rem, limit, bad), acc1);
+    }
+    y[i] = V::reduce_add(V::add(acc0, acc1));
+  }
+  return bad;
+}
+
+// c[idx[p], j0:j0+cols] += val[p] * b[i, j0:j0+cols] over the nonzeros of rows [r0, r1).
+template <class V, int NV, bool PARTIAL>
+inline void csr_scatter_tile(const CsrView& a, const float* b, int64_t n, float* c, int64_t r0,
+                             int64_t r1, int64_t j0, int cols) {
+  using Vec = typename V::V;
+  constexpr int W = V::W;
+  for (int64_t i = r0; i < r1; ++i) {
+    const int64_t p0 = a.ptr[i], p1 = a.ptr[i + 1];
+    if (p0 == p1) continue;
+    Vec bv[NV];
+    const float* bi = b + i * n + j0;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) bv[v] = PARTIAL ? V::load_partial(bi + v * W, cols - v * W) : V::load(bi + v * W);
+    for (int64_t p = p0; p < p1; ++p) {
+      const Vec s = V::set1(a.val[p]);
+      float* cr = c + static_cast<int64_t>(a.idx[p]) * n + j0;
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) {
+        if (PARTIAL) {
+          V::store_partial(cr + v * W, V::fmadd(s, bv[v], V::load_partial(cr + v * W, cols - v * W)), cols - v * W);
+        } else {
+          V::store(cr + v * W, V::fmadd(s, bv[v], V::load(cr + v * W)));
+        }
+      }
+    }
+  }
+}
+
+template <class V>
+void csr_spmmt(const CsrView& a, const float* b, int64_t n, float* c, int64_t r0, int64_t r1,
+               int64_t j0, int64_t j1) {
+  constexpr int W = V::W;
+  int64_t j = j0;
+  for (; j + 4 * W <= j1; j += 4 * W) csr_scatter_tile<V, 4, false>(a, b, n, c, r0, r1, j, 4 * W);
+  for (; j + W <= j1; j += W) csr_scatter_tile<V, 1, false>(a, b, n, c, r0, r1, j, W);
+  if (j < j1) csr_scatter_tile<V, 1, true>(a, b, n, c, r0, r1, j, static_cast<int>(j1 - j));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dot products of x[0:n] with up to four rows of y at once (x loaded once per step).
+template <class V>
+inline void dot4(const float* x, const float* y0, const float* y1, const float* y2, const float* y3,
+                 int64_t n, float* out) {
+  using Vec = typename V::V;
+  constexpr int W = V::W;
+  Vec a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
+  int64_t j = 0;
+  for (; j + W <= n; j += W) {
+    const Vec xv = V::load(x + j);
+    a0 = V::fmadd(xv, V::load(y0 + j), a0);
+    a1 = V::fmadd(xv, V::load(y1 + j), a1);
+    a2 = V::fmadd(xv, V::load(y2 + j), a2);
+    a3 = V::fmadd(xv, V::load(y3 + j), a3);
+  }
+  if (j < n) {
+    const int rem = static_cast<int>(n - j);
+    const Vec xv = V::load_partial(x + j, rem);
+    a0 = V::fmadd(xv, V::load_partial(y0 + j, rem), a0);
+    a1 = V::fmadd(xv, V::load_partial(y1 + j, rem), a1);
+    a2 = V::fmadd(xv, V::load_partial(y2 + j, rem), a2);
+    a3 = V::fmadd(xv, V::load_partial(y3 + j, rem), a3);
+  }
+  out[0] = V::reduce_add(a0);
+  out[1] = V::reduce_add(a1);
+  out[2] = V::reduce_add(a2);
+  out[3] = V::reduce_add(a3);
+}
+
+template <class V>
+inline float dot1(const float* x, const float* y, int64_t n) {
+  using Vec = typename V::V;
+  constexpr int W = V::W;
+  Vec a0 = V::zero(), a1 = V::zero();
+  int64_t j = 0;
+  for (; j + 2 * W <= n; j += 2 * W) {
+    a0 = V::fmadd(V::load(x + j), V::load(y + j), a0);
+    a1 = V::fmadd(V::load(x + j + W), V::load(y + j + W), a1);
+  }
+  for (; j + W <= n; j += W) a0 = V::fmadd(V::load(x + j), V::load(y + j), a0);
+  if (j < n) {
+    const int rem = static_cast<int>(n - j);
+    a1 = V::fmadd(V::load_partial(x + j, rem), V::load_partial(y + j, rem), a1);
+  }
+  return V::reduce_add(V::add(a0, a1));
+}
+
+template <class V>
+void csr_sddmm(const CsrView& pat, const float* x, const float* y, int64_t n, float* out,
+               int64_t r0, int64_t r1) {
+  for (int64_t i = r0; i < r1; ++i) {
+    const float* xi = x + i * n;
+    int64_t p = pat.ptr[i];
+    const int64_t p1 = pat.ptr[i + 1];
+    for (; p + 4 <= p1; p += 4) {
+      dot4<V>(xi, y + pat.idx[p] * n, y + pat.idx[p + 1] * n,
+              y + static_cast<int64_t>(pat.idx[p + 2]) * n, y + static_cast<int64_t>(pat.idx[p + 3]) * n,
+              n, out + p);
+    }
+    for (; p < p1; ++p) out[p] = dot1<V>(xi, y + static_cast<int64_t>(pat.idx[p]) * n, n);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BSR: rows [rbase+r0, rbase+r0+R) of C, columns [j, j+cols), accumulated over the block row.
+template <class V, int R, int NV, bool PARTIAL>
+inline void bsr_tile(const BsrView& a, int64_t I, int64_t r0, const float* b, int64_t n,
+                     float* c, int64_t j, int cols) {
+  using Vec = typename V::V;
+  constexpr int W = V::W;
+  Vec acc[R][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
+  const int64_t bsz = a.br * a.bc;
+  for (int64_t p = a.ptr[I]; p < a.ptr[I + 1]; ++p) {
+    const float* blk = a.val + p * bsz + r0 * a.bc;
+    const float* bb = b + static_cast<int64_t>(a.idx[p]) * a.bc * n + j;
+    for (int64_t cc = 0; cc < a.bc; ++cc) {
+      Vec bv[NV];
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v)
+        bv[v] = PARTIAL ? V::load_partial(bb + cc * n + v * W, cols - v * W) : V::load(bb + cc * n + v * W);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const Vec s = V::set1(blk[r * a.bc + cc]);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[r][v] = V::fmadd(s, bv[v], acc[r][v]);
+      }
+    }
+  }
+  float* cb = c + (I * a.br + r0) * n + j;
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      if (PARTIAL) V::store_partial(cb + r * n + v * W, acc[r][v], cols - v * W);
+      else V::store(cb + r * n + v * W, acc[r][v]);
+    }
+}
+
+template <class V, int R, int NV>
+inline void bsr_rows_group(const BsrView& a, int64_t I, int64_t r0, const float* b, int64_t n, float* c) {
+  constexpr int T = NV * V::W;
+  int64_t j = 0;
+  for (; j + T <= n; j += T) bsr_tile<V, R, NV, false>(a, I, r0, b, n, c, j, T);
+  for (; j < n; j += V::W) {
+    const int cols = static_cast<int>(n - j < V::W ? n - j : V::W);
+    if (cols == V::W) bsr_tile<V, R, 1, false>(a, I, r0, b, n, c, j, cols);
+    else bsr_tile<V, R, 1, true>(a, I, r0, b, n, c, j, cols);
+  }
+}
+
+template <class V>
+void bsr_spmm(const BsrView& a, const float* b, int64_t n, float* c, int64_t I0, int64_t I1) {
+  for (int64_t I = I0; I < I1; ++I) {
+    int64_t r = 0;
+    for (; r + 4 <= a.br; r += 4) bsr_rows_group<V, 4, 3>(a, I, r, b, n, c);
+    for (; r < a.br; ++r) bsr_rows_group<V, 1, 4>(a, I, r, b, n, c);
+  }
+}
+
+// c[J*bc + cc, j0:j1] += sum_r blk[r, cc] * b[I*br + r, j0:j1]
+template <class V>
+void bsr_spmmt(const BsrView& a, const float* b, int64_t n, float* c, int64_t I0, int64_t I1,
+               int64_t j0, int64_t j1) {
+  using Vec = typename V::V;
+  constexpr int W = V::W;
+  const int64_t bsz = a.br * a.bc;
+  for (int64_t I = I0; I < I1; ++I) {
+    const float* bi = b + I * a.br * n;
+    for (int64_t p = a.ptr[I]; p < a.ptr[I + 1]; ++p) {
+      const float* blk = a.val + p * bsz;
+      float* cj = c + static_cast<int64_t>(a.idx[p]) * a.bc * n;
+      for (int64_t cc = 0; cc < a.bc; ++cc) {
+        float* crow = cj + cc * n;
+        int64_t j = j0;
+        for (; j + 2 * W <= j1; j += 2 * W) {
+          Vec s0 = V::load(crow + j), s1 = V::load(crow + j + W);
+          for (int64_t r = 0; r < a.br; ++r) {
+            const Vec w = V::set1(blk[r * a.bc + cc]);
+            s0 = V::fmadd(w, V::load(bi + r * n + j), s0);
+            s1 = V::fmadd(w, V::load(bi + r * n + j + W), s1);
+          }
+          V::store(crow + j, s0);
+          V::store(crow + j + W, s1);
+        }
+        for (; j < j1; j += W) {
+          const int cols = static_cast<int>(j1 - j < W ? j1 - j : W);
+          Vec s = V::load_partial(crow + j, cols);
+          for (int64_t r = 0; r < a.br; ++r)
+            s = V::fmadd(V::set1(blk[r * a.bc + cc]), V::load_partial(bi + r * n + j, cols), s);
+          V::store_partial(crow + j, s, cols);
+        }
+      }
+    }
+  }
+}
+
+template <class V>
+void bsr_sddmm(const BsrView& pat, const float* x, const float* y, int64_t n, float* out,
+               int64_t I0, int64_t I1) {
+  const int64_t bsz = pat.br * pat.bc;
+  for (int64_t I = I0; I < I1; ++I) {
+    for (int64_t p = pat.ptr[I]; p < pat.ptr[I + 1]; ++p) {
+      const float* yb = y + static_cast<int64_t>(pat.idx[p]) * pat.bc * n;
+      for (int64_t r = 0; r < pat.br; ++r) {
+        const float* xr = x + (I * pat.br + r) * n;
+        float* o = out + p * bsz + r * pat.bc;
+        int64_t cc = 0;
+        for (; cc + 4 <= pat.bc; cc += 4)
+          dot4<V>(xr, yb + cc * n, yb + (cc + 1) * n, yb + (cc + 2) * n, yb + (cc + 3) * n, n, o + cc);
+        for (; cc < pat.bc; ++cc) o[cc] = dot1<V>(xr, yb + cc * n, n);
+      }
+    }
+  }
+}
+
+template <class V>
+constexpr SparseKernels make_sparse_kernels() {
+  return SparseKernels{V::kName,       &csr_spmm<V>,  &csr_spmv<V>,  &csr_spmmt<V>, &csr_sddmm<V>,
+                       &bsr_spmm<V>,   &bsr_spmmt<V>, &bsr_sddmm<V>};
+}
+
+}  // namespace shears::cpu::kernels

@@ -1,0 +1,13 @@
+/**
+ * shears: pruning and sparse training for Node.js over a native (C++ SIMD / CUDA) addon.
+ *
+ * @example
+ * import { CsrMatrix, gemm, info } from 'shears';
+ * console.log(info().isa.active);                       // 'avx2'
+ * const a = CsrMatrix.fromDense(w, 4096, 4096);
+ * const y = await a.matmulAsync(x, 256);
+ */
+export { info, setIsa, setNumThreads, type Info, type Isa } from './info.js';
+export { gemm, gemmAsync, type GemmOptions } from './tensor/gemm.js';
+export * from './sparse/index.js';
+export type { CudaDeviceInfo } from './native.js';

@@ -1,0 +1,151 @@
+/**
+ * Loads the native addon and types the whole binding in one place.
+ *
+ * The CUDA build (`npm run build:cuda`, in build-cuda/) is preferred when it exists and loads
+ * cleanly in a child process first, so a broken GPU build cannot take this process down; otherwise
+ * the default CPU build (node-gyp, in build/) is loaded with `bindings`.
+ * SHEARS_BUILD=cpu forces the CPU build, SHEARS_BUILD=cuda requires the CUDA one.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface CudaDeviceInfo {
+  index: number;
+  name: string;
+  computeCapability: string;
+  multiprocessors: number;
+  totalMemory: number;
+  freeMemory: number;
+  usable: boolean;
+  error?: string;
+}
+
+export interface NativeInfo {
+  isa: { available: string[]; active: string };
+  threads: number;
+  cpu: string;
+  cuda: {
+    compiled: boolean;
+    devices: CudaDeviceInfo[];
+    runtimeVersion?: number;
+    driverVersion?: number;
+    error?: string;
+    libraries?: { cublas: boolean; cusparse: boolean; cusparselt: boolean };
+  };
+}
+
+export interface Structure {
+  rowPtr: Int32Array;
+  colIdx: Int32Array;
+  values: Float32Array;
+}
+
+type F32 = Float32Array;
+type I32 = Int32Array;
+type Maybe<T> = T | undefined;
+type Sync<A extends unknown[], R> = (...args: A) => R;
+type Both<Name extends string, A extends unknown[], R> = { [K in Name]: Sync<A, R> } & {
+  [K in `${Name}Async`]: Sync<A, Promise<R>>;
+};
+type Csr = [rows: number, cols: number, rowPtr: I32, colIdx: I32, values: F32];
+type Bsr = [rows: number, cols: number, blockRows: number, blockCols: number, rowPtr: I32, colIdx: I32, values: F32];
+
+export type NativeBinding = {
+  info(): NativeInfo;
+  setNumThreads(n: number): void;
+  setIsa(isa: string): void;
+  streamCopy(dst: Float32Array | undefined, src: Float32Array): Float32Array;
+  fmaPeak(iterations: number): number;
+  csrValidate(...a: Csr): void;
+  bsrValidate(...a: Bsr): void;
+} & Both<'gemm', [a: F32, b: F32, m: number, k: number, n: number, transA: boolean, transB: boolean, out: Maybe<F32>], F32> &
+  Both<'csrMatvec', [...Csr, x: F32, out: Maybe<F32>], F32> &
+  Both<'csrMatmul', [...Csr, b: F32, n: number, out: Maybe<F32>], F32> &
+  Both<'csrMatmulT', [...Csr, b: F32, n: number, out: Maybe<F32>], F32> &
+  Both<'csrSddmm', [...Csr, x: F32, y: F32, n: number, out: Maybe<F32>], F32> &
+  Both<'csrToDense', [...Csr, out: Maybe<F32>], F32> &
+  Both<'csrTranspose', Csr, Structure> &
+  Both<'csrFromDense', [data: F32, rows: number, cols: number, mask: Maybe<Uint8Array>, threshold: Maybe<number>], Structure> &
+  Both<'csrFromCoo', [rows: number, cols: number, r: I32, c: I32, v: F32, sumDuplicates: boolean], Structure> &
+  Both<'bsrMatvec', [...Bsr, x: F32, out: Maybe<F32>], F32> &
+  Both<'bsrMatmul', [...Bsr, b: F32, n: number, out: Maybe<F32>], F32> &
+  Both<'bsrMatmulT', [...Bsr, b: F32, n: number, out: Maybe<F32>], F32> &
+  Both<'bsrSddmm', [...Bsr, x: F32, y: F32, n: number, out: Maybe<F32>], F32> &
+  Both<'bsrToDense', [...Bsr, out: Maybe<F32>], F32> &
+  Both<'bsrTranspose', Bsr, Structure> &
+  Both<'bsrFromDense', [data: F32, rows: number, cols: number, blockRows: number, blockCols: number, mask: Maybe<Uint8Array>, threshold: Maybe<number>], Structure> &
+  Both<'bsrFromCsr', [...Csr, blockRows: number, blockCols: number], Structure>;
+
+const require = createRequire(import.meta.url);
+/** The package root (this file lives in dist/ or src/). */
+export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function loadCuda(): { binding?: NativeBinding; path: string; problem?: string } {
+  const file = path.join(packageRoot, 'build-cuda', 'Release', 'shears.node');
+  if (!existsSync(file)) return { path: file, problem: 'not built (npm run build:cuda)' };
+  const cpu = path.join(packageRoot, 'build', 'Release', 'shears.node');
+  if (process.env.SHEARS_BUILD !== 'cuda' && existsSync(cpu) && statSync(cpu).mtimeMs > statSync(file).mtimeMs) {
+    return { path: file, problem: 'older than the CPU build in build/ (stale: run npm run build:cuda again, or set SHEARS_BUILD=cuda to use it anyway)' };
+  }
+  const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(file)}).info()`], {
+    stdio: 'pipe',
+    timeout: 120_000,
+  });
+  if (probe.status !== 0) {
+    const why = probe.error?.message ?? (probe.stderr.toString().trim().split('\n').pop() || `exit code ${probe.status}, signal ${probe.signal}`);
+    return { path: file, problem: `failed to load in a child process: ${why}` };
+  }
+  return { path: file, binding: require(file) as NativeBinding };
+}
+
+function loadCpu(): NativeBinding {
+  try {
+    const bindings = require('bindings') as (opts: { bindings: string; module_root: string }) => unknown;
+    return bindings({ bindings: 'shears.node', module_root: packageRoot }) as NativeBinding;
+  } catch (err) {
+    const e = new Error(
+      'shears: the native addon could not be loaded. Fixes: run `npm install` (needs a C++ compiler, python3 and make), ' +
+        'or `npx node-gyp rebuild` in the package folder, or `npm run build:cuda` for the CUDA build.\n' +
+        `Cause: ${(err as Error).message}`,
+    );
+    (e as Error & { cause: unknown }).cause = err;
+    throw e;
+  }
+}
+
+function load(): { binding: NativeBinding; build: 'cpu' | 'cuda'; file?: string } {
+  const want = process.env.SHEARS_BUILD ?? 'auto';
+  if (want !== 'cpu') {
+    const cuda = loadCuda();
+    if (cuda.binding) return { binding: cuda.binding, build: 'cuda', file: cuda.path };
+    if (want === 'cuda') throw new Error(`shears: SHEARS_BUILD=cuda but the CUDA build at ${cuda.path} is ${cuda.problem}`);
+    if (cuda.problem?.startsWith('failed') || cuda.problem?.startsWith('older')) {
+      process.emitWarning(`shears: the CUDA build at ${cuda.path} ${cuda.problem}; using the CPU build`);
+    }
+  }
+  return { binding: loadCpu(), build: 'cpu' };
+}
+
+const loaded = load();
+export const native: NativeBinding = loaded.binding;
+export const nativeBuild: 'cpu' | 'cuda' = loaded.build;
+
+/**
+ * Awaits a native promise, re-attaching the caller's stack to a rejection so that a failure deep in
+ * a worker points at the user's call site rather than at an empty native stack.
+ */
+export async function withCallerStack<T>(start: () => Promise<T>): Promise<T> {
+  const site = new Error();
+  try {
+    return await start();
+  } catch (err) {
+    if (err instanceof Error && site.stack) {
+      const callerFrames = site.stack.split('\n').slice(2).join('\n');
+      err.stack = `${err.name}: ${err.message}\n${callerFrames}`;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,4 @@
+export { BsrMatrix, type BlockShape } from './bsr.js';
+export { CsrMatrix, type FromCooOptions, type FromDenseOptions } from './csr.js';
+export { SparseMatrix, type OutOptions } from './matrix.js';
+export { sddmm, sddmmAsync } from './sddmm.js';

@@ -1,0 +1,32 @@
+import { optionsObject, typeError } from '../errors.js';
+import { withCallerStack } from '../native.js';
+import { BsrMatrix } from './bsr.js';
+import { CsrMatrix } from './csr.js';
+import { trusted } from './matrix.js';
+
+/**
+ * Sampled dense-dense product: a new matrix with `pattern`'s structure (shared, not copied) whose
+ * value at each stored (i, j) is dot(x[i, :], y[j, :]); `x` is `[rows, n]`, `y` is `[cols, n]`.
+ * This is the weight gradient of a sparse layer, computed only where weights are kept.
+ *
+ * @example
+ * const grad = sddmm(weights, dY, X, batch);   // dY: [out, batch], X: [in, batch]
+ */
+export function sddmm<M extends CsrMatrix | BsrMatrix>(pattern: M, x: Float32Array, y: Float32Array, n: number, options?: { out?: Float32Array }): M {
+  return withValues(pattern, checked(pattern).sddmmValues(x, y, n, optionsObject(options).out));
+}
+
+export function sddmmAsync<M extends CsrMatrix | BsrMatrix>(pattern: M, x: Float32Array, y: Float32Array, n: number, options?: { out?: Float32Array }): Promise<M> {
+  return withCallerStack(async () => withValues(pattern, await checked(pattern).sddmmValuesAsync(x, y, n, optionsObject(options).out)));
+}
+
+function checked<M>(pattern: M): CsrMatrix | BsrMatrix {
+  if (!(pattern instanceof CsrMatrix) && !(pattern instanceof BsrMatrix)) throw typeError('pattern', 'CsrMatrix or BsrMatrix', pattern);
+  return pattern;
+}
+
+function withValues<M extends CsrMatrix | BsrMatrix>(p: M, values: Float32Array): M {
+  if (p instanceof CsrMatrix) return new CsrMatrix(p.rows, p.cols, p.rowPtr, p.colIdx, values, trusted) as M;
+  const b = p as BsrMatrix;
+  return new BsrMatrix(b.rows, b.cols, b, b.rowPtr, b.colIdx, values, trusted) as M;
+}
