@@ -158,6 +158,36 @@ describe.each(isas)('isa %s', (isa) => {
       }
   });
 
+  it('K-panelled paths (long sorted rows, B larger than L2) match the reference; unsorted rows fall back', () => {
+    setIsa(isa);
+    // 64 rows of ~600 entries over 3000 columns: B/Y (3000×48 floats) spans several 192 KiB panels.
+    const [rows, cols, n] = [64, 3000, 48];
+    const r = caseRng();
+    const d = sparseDense(rows, cols, 0.2, r);
+    const a = CsrMatrix.fromDense(d, rows, cols);
+    const b = uniform(cols * n, r), bt = uniform(rows * n, r), xs = uniform(rows * n, r), ys = uniform(cols * n, r);
+    const label = `${isa} panelled ${rows}x${cols} n=${n}`;
+    expectClose(a.matmul(b, n, { out: nanFilled(rows * n) }), denseRef(d, rows, cols, b, n), `${label} matmul`);
+    expectClose(a.matmulT(bt, n, { out: nanFilled(cols * n) }), denseRef(transposeDense(d, rows, cols), cols, rows, bt, n), `${label} matmulT`);
+    const sRef = sddmmRef(d, rows, cols, xs, ys, n, (i, j) => d[i * cols + j] !== 0);
+    expectClose(sddmm(a, xs, ys, n, { out: nanFilled(a.nnz) }).values, sRef, `${label} sddmm`);
+    // The same entries with each row's columns reversed: not sorted, so the row-at-a-time kernels run.
+    const colIdx = a.colIdx.slice(), values = a.values.slice();
+    for (let i = 0; i < rows; i++) {
+      colIdx.subarray(a.rowPtr[i], a.rowPtr[i + 1]).reverse();
+      values.subarray(a.rowPtr[i], a.rowPtr[i + 1]).reverse();
+    }
+    const u = new CsrMatrix(rows, cols, a.rowPtr, colIdx, values);
+    expectClose(u.matmul(b, n), denseRef(d, rows, cols, b, n), `${label} unsorted matmul`);
+    expectClose(u.matmulT(bt, n), denseRef(transposeDense(d, rows, cols), cols, rows, bt, n), `${label} unsorted matmulT`);
+    const us = sddmm(u, xs, ys, n).values;
+    for (let i = 0; i < rows; i++) {
+      const seg = us.subarray(a.rowPtr[i], a.rowPtr[i + 1]).slice().reverse();
+      const ref = { value: sRef.value.subarray(a.rowPtr[i], a.rowPtr[i + 1]), scale: sRef.scale.subarray(a.rowPtr[i], a.rowPtr[i + 1]) };
+      expectClose(seg, ref, `${label} unsorted sddmm row ${i}`);
+    }
+  });
+
   it('results do not depend on the thread count', () => {
     setIsa(isa);
     const r = caseRng();

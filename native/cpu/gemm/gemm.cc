@@ -29,25 +29,6 @@ const GemmKernels& gemm_kernels(Isa isa) {
 
 namespace {
 
-// Packs rows [i0, i0+mc) x depth [p0, p0+kc) of op(A) into MR-row panels, zero-padded.
-void pack_a(const float* a, int64_t m, int64_t k, bool trans_a, int64_t i0, int64_t mc, int64_t p0,
-            int64_t kc, int mr, float* dst) {
-  for (int64_t ir = 0; ir < mc; ir += mr) {
-    const int64_t rows = std::min<int64_t>(mr, mc - ir);
-    for (int64_t p = 0; p < kc; ++p) {
-      float* d = dst + ir * kc + p * mr;
-      if (trans_a) {
-        const float* src = a + (p0 + p) * m + i0 + ir;
-        for (int64_t r = 0; r < rows; ++r) d[r] = src[r];
-      } else {
-        const float* src = a + (i0 + ir) * k + p0 + p;
-        for (int64_t r = 0; r < rows; ++r) d[r] = src[r * k];
-      }
-      for (int64_t r = rows; r < mr; ++r) d[r] = 0.0f;
-    }
-  }
-}
-
 // Packs depth [p0, p0+kc) x columns [j0, j0+ncols) of op(B) into one NR-column panel, zero-padded.
 void pack_b_panel(const float* b, int64_t k, int64_t n, bool trans_b, int64_t p0, int64_t kc,
                   int64_t j0, int64_t ncols, int nr, float* dst) {
@@ -79,8 +60,10 @@ void gemm(const GemmKernels& kern, const float* a, const float* b, float* c, int
   }
   const int mr = kern.mr, nr = kern.nr;
   const int threads = ThreadPool::instance().num_threads();
-  // Enough A blocks for every thread, each a multiple of MR and at most kern.mc rows.
-  int64_t mc = std::min<int64_t>(kern.mc, (m + threads - 1) / threads);
+  // A blocks of at most kern.mc rows (a multiple of MR), their count a multiple of the thread
+  // count so that no thread idles at the end of a block sweep.
+  const int64_t per_thread = (m + int64_t{threads} * kern.mc - 1) / (int64_t{threads} * kern.mc);
+  int64_t mc = (m + per_thread * threads - 1) / (per_thread * threads);
   mc = std::max<int64_t>(mr, (mc + mr - 1) / mr * mr);
   const int64_t kc_max = std::min<int64_t>(kern.kc, k);
   const int64_t nc_max = std::min<int64_t>(kern.nc, (n + nr - 1) / nr * nr);
@@ -104,7 +87,7 @@ void gemm(const GemmKernels& kern, const float* a, const float* b, float* c, int
         const int64_t i0 = ib * mc;
         const int64_t mcur = std::min<int64_t>(mc, m - i0);
         float* apack = thread_scratch(0, static_cast<size_t>((mc + mr) * kc));
-        pack_a(a, m, k, trans_a, i0, mcur, pc, kc, mr, apack);
+        kern.pack_a(a, m, k, trans_a, i0, mcur, pc, kc, apack);
         alignas(64) float tile[32 * 64];
         for (int64_t jp = 0; jp < n_panels; ++jp) {
           const int64_t j0 = jp * nr;

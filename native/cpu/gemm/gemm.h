@@ -10,12 +10,16 @@ namespace shears::cpu {
 
 using GemmUkernel = void (*)(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc,
                              bool accumulate);
+// Packs rows [i0, i0+mc) x depth [p0, p0+kc) of op(A) into MR-row panels (zero-padded).
+using GemmPackA = void (*)(const float* a, int64_t m, int64_t k, bool trans_a, int64_t i0, int64_t mc,
+                           int64_t p0, int64_t kc, float* dst);
 
 struct GemmKernels {
   const char* name;
   int mr, nr;              // register tile
   int64_t kc, mc, nc;      // cache blocks: kc (L1/L2 depth), mc (A block rows), nc (B block cols)
   GemmUkernel ukernel;
+  GemmPackA pack_a;        // compiled per ISA too, so the copy vectorises
 };
 
 const GemmKernels& gemm_kernels(Isa isa);

@@ -11,6 +11,7 @@ struct Avx512 {
   using V = __m512;
   static constexpr int W = 16;
   static constexpr const char* kName = "avx512";
+  static constexpr bool kFastGather = true;
   static V zero() { return _mm512_setzero_ps(); }
   static V set1(float x) { return _mm512_set1_ps(x); }
   static V load(const float* p) { return _mm512_loadu_ps(p); }
@@ -23,6 +24,7 @@ struct Avx512 {
   static V load_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(lane_mask(n), p); }
   static void store_partial(float* p, V v, int n) { _mm512_mask_storeu_ps(p, lane_mask(n), v); }
   static float reduce_add(V v) { return _mm512_reduce_add_ps(v); }
+  static unsigned nonzero_mask(V v) { return _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ); }
   static V gather_checked(const float* base, const int32_t* idx, int n, uint32_t limit, bool& bad) {
     const __mmask16 lanes = lane_mask(n);
     const __m512i i = _mm512_maskz_loadu_epi32(lanes, idx);

@@ -11,6 +11,7 @@ struct Neon {
   using V = float32x4_t;
   static constexpr int W = 4;
   static constexpr const char* kName = "neon";
+  static constexpr bool kFastGather = false;
   static V zero() { return vdupq_n_f32(0.0f); }
   static V set1(float x) { return vdupq_n_f32(x); }
   static V load(const float* p) { return vld1q_f32(p); }
@@ -28,6 +29,12 @@ struct Neon {
     for (int l = 0; l < n && l < 4; ++l) p[l] = tmp[l];
   }
   static float reduce_add(V v) { return vaddvq_f32(v); }
+  static unsigned nonzero_mask(V v) {
+    // Lanes equal to zero compare all-ones; invert and gather one bit per lane.
+    const uint32x4_t nz = vmvnq_u32(vceqq_f32(v, vdupq_n_f32(0.0f)));
+    const uint32_t bits[4] = {1, 2, 4, 8};
+    return vaddvq_u32(vandq_u32(nz, vld1q_u32(bits)));
+  }
   static V gather_checked(const float* base, const int32_t* idx, int n, uint32_t limit, bool& bad) {
     float tmp[4] = {0, 0, 0, 0};
     for (int l = 0; l < n && l < 4; ++l) {

@@ -9,6 +9,7 @@ struct Scalar {
   using V = float;
   static constexpr int W = 1;
   static constexpr const char* kName = "scalar";
+  static constexpr bool kFastGather = false;
   static V zero() { return 0.0f; }
   static V set1(float x) { return x; }
   static V load(const float* p) { return *p; }
@@ -18,6 +19,8 @@ struct Scalar {
   static V load_partial(const float* p, int n) { return n > 0 ? *p : 0.0f; }
   static void store_partial(float* p, V v, int n) { if (n > 0) *p = v; }
   static float reduce_add(V v) { return v; }
+  // Bit l set when lane l is not 0 (NaN counts as not 0, -0 as 0).
+  static unsigned nonzero_mask(V v) { return v != 0.0f ? 1u : 0u; }
   // Gathers base[idx[l]] for the first n lanes; an index outside [0, limit) reads 0 and sets bad.
   static V gather_checked(const float* base, const int32_t* idx, int n, uint32_t limit, bool& bad) {
     if (n <= 0) return 0.0f;

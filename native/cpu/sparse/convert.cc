@@ -55,6 +55,7 @@ int64_t prefix_sum(const std::vector<int64_t>& counts, int32_t* ptr, const char*
 }  // namespace
 
 OwnedCsr csr_from_dense(const float* data, int64_t rows, int64_t cols, const KeepRule& keep) {
+  const SparseKernels& kern = sparse_kernels(active_isa());
   OwnedCsr out;
   out.rows = rows;
   out.cols = cols;
@@ -65,8 +66,7 @@ OwnedCsr csr_from_dense(const float* data, int64_t rows, int64_t cols, const Kee
       int64_t cnt = 0;
       const int64_t base = i * cols;
       if (!keep.mask && !keep.has_threshold) {
-        const float* row = data + base;
-        for (int64_t j = 0; j < cols; ++j) cnt += row[j] != 0.0f;
+        cnt = kern.count_nonzero(data + base, cols);
       } else {
         for (int64_t j = 0; j < cols; ++j) cnt += kept(keep, data, base + j);
       }
@@ -85,6 +85,10 @@ OwnedCsr csr_from_dense(const float* data, int64_t rows, int64_t cols, const Kee
       int64_t p = ptr[i];
       const int64_t base = i * cols;
       if (ptr[i + 1] == p) continue;
+      if (!keep.mask && !keep.has_threshold) {
+        kern.compress_nonzero(data + base, cols, idx + p, val + p);
+        continue;
+      }
       for (int64_t j = 0; j < cols; ++j) {
         // Branch-free append: write always, advance when kept.
         const bool k = kept(keep, data, base + j);

@@ -1,6 +1,7 @@
 #include "sparse.h"
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cstring>
 #include <limits>
@@ -117,11 +118,50 @@ void validate_indices(const int32_t* idx, int64_t count, int64_t limit, const ch
                       "[" + std::to_string(p) + "] = " + std::to_string(idx[p]));
 }
 
-void validate_csr(const CsrView& a, const char* name) {
+bool validate_csr(const CsrView& a, const char* name) {
   (void)name;
   validate_row_ptr(a.ptr, a.rows, a.stored, "rowPtr");
   validate_indices(a.idx, a.nnz(), a.cols, "colIdx");
+  std::atomic<bool> sorted{true};
+  parallel_for_rows(a.rows, a.ptr, 1.0, 1.0, 1 << 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1 && sorted.load(std::memory_order_relaxed); ++i)
+      for (int64_t p = a.ptr[i] + 1; p < a.ptr[i + 1]; ++p)
+        if (a.idx[p] <= a.idx[p - 1]) {
+          sorted.store(false, std::memory_order_relaxed);
+          return;
+        }
+  });
+  return sorted.load();
 }
+
+namespace {
+// K panels for products that read rows of a dense [K x n] operand once per stored entry: a panel
+// of B (or Y) rows that fits in L2 is reused by every row's entries in it, instead of each entry
+// fetching its row from L3. Worth it only when B misses L2 and each row has enough entries per
+// panel to amortise the per-panel pass; 1 means "no panels".
+int64_t k_panels(const CsrView& a, int64_t n, bool sorted) {
+  constexpr double kPanelBytes = 192 * 1024, kMinEntriesPerSegment = 12;
+  if (!sorted || a.rows == 0) return 1;
+  const double b_bytes = static_cast<double>(a.cols) * n * sizeof(float);
+  const double per_row = static_cast<double>(a.nnz()) / a.rows;
+  const int64_t by_size = static_cast<int64_t>(std::ceil(b_bytes / kPanelBytes));
+  const int64_t by_density = static_cast<int64_t>(per_row / kMinEntriesPerSegment);
+  return std::max<int64_t>(1, std::min(by_size, by_density));
+}
+
+// Runs a panelled kernel: row chunks in parallel, each sweeping the K panels in order.
+template <class Step>
+void run_panelled(const CsrView& a, int64_t n, int64_t panels, Step step) {
+  parallel_for_rows(a.rows, a.ptr, static_cast<double>(n), static_cast<double>(n) * panels, kMinChunkCost,
+                    [&](int64_t r0, int64_t r1) {
+                      std::vector<int32_t> cursor(a.ptr + r0, a.ptr + r1);
+                      for (int64_t k = 0; k < panels; ++k) {
+                        const int64_t kend = k + 1 == panels ? a.cols : a.cols * (k + 1) / panels;
+                        step(r0, r1, cursor.data(), kend, k > 0);
+                      }
+                    });
+}
+}  // namespace
 
 void validate_bsr(const BsrView& a, const char* name) {
   (void)name;
@@ -130,7 +170,13 @@ void validate_bsr(const BsrView& a, const char* name) {
 }
 
 void csr_spmm(const SparseKernels& k, const CsrView& a, const float* b, int64_t n, float* c) {
-  validate_csr(a, "a");
+  const int64_t panels = k_panels(a, n, validate_csr(a, "a"));
+  if (panels > 1) {
+    run_panelled(a, n, panels, [&](int64_t r0, int64_t r1, int32_t* cur, int64_t kend, bool acc) {
+      k.csr_spmm_panel(a, b, n, c, r0, r1, cur, kend, acc);
+    });
+    return;
+  }
   parallel_for_rows(a.rows, a.ptr, static_cast<double>(n), static_cast<double>(n) + 8, kMinChunkCost,
                     [&](int64_t r0, int64_t r1) { k.csr_spmm(a, b, n, c, r0, r1); });
 }
@@ -145,11 +191,31 @@ void csr_spmv(const SparseKernels& k, const CsrView& a, const float* x, float* y
     if (k.csr_spmv(a, x, tmp.data(), r0, r1)) bad.store(true);
   });
   if (bad.load()) validate_indices(a.idx, a.nnz(), a.cols, "colIdx");  // throws with the position
-  std::memcpy(y, tmp.data(), static_cast<size_t>(a.rows) * sizeof(float));
+  if (a.rows > 0) std::memcpy(y, tmp.data(), static_cast<size_t>(a.rows) * sizeof(float));  // tmp is null when 0
 }
 
 void csr_spmmt(const SparseKernels& k, const CsrView& a, const float* b, int64_t n, float* c) {
-  validate_csr(a, "a");
+  const bool sorted = validate_csr(a, "a");
+  // Panels over C's rows (A's columns): each thread owns a column range of C and sweeps the
+  // panels, so the C rows it scatters into stay in L2 instead of being updated in L3.
+  const int threads = ThreadPool::instance().num_threads();
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(threads, n / 16));
+  const double c_bytes = static_cast<double>(a.cols) * n * sizeof(float) / parts;
+  const double per_row = a.rows == 0 ? 0 : static_cast<double>(a.nnz()) / a.rows;
+  const int64_t panels = !sorted ? 1 : std::max<int64_t>(1, std::min<int64_t>(
+      static_cast<int64_t>(std::ceil(c_bytes / (192 * 1024))), static_cast<int64_t>(per_row / 12)));
+  if (panels > 1 && (parts > 1 || threads == 1)) {
+    fill_zero(c, a.cols * n);
+    ThreadPool::instance().run(parts, [&](int64_t t, int) {
+      const int64_t j0 = n * t / parts / 16 * 16, j1 = t + 1 == parts ? n : n * (t + 1) / parts / 16 * 16;
+      std::vector<int32_t> cursor(a.ptr, a.ptr + a.rows);
+      for (int64_t q = 0; q < panels; ++q) {
+        const int64_t kend = q + 1 == panels ? a.cols : a.cols * (q + 1) / panels;
+        k.csr_spmmt_panel(a, b, n, c, cursor.data(), kend, j0, j1);
+      }
+    });
+    return;
+  }
   transposed_product(a.cols, n, a.rows, a.ptr, static_cast<double>(n), static_cast<double>(n), c,
                      [&](float* out, int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
                        k.csr_spmmt(a, b, n, out, r0, r1, j0, j1);
@@ -158,7 +224,13 @@ void csr_spmmt(const SparseKernels& k, const CsrView& a, const float* b, int64_t
 
 void csr_sddmm(const SparseKernels& k, const CsrView& p, const float* x, const float* y, int64_t n,
                float* out) {
-  validate_csr(p, "pattern");
+  const int64_t panels = k_panels(p, n, validate_csr(p, "pattern"));
+  if (panels > 1) {
+    run_panelled(p, n, panels, [&](int64_t r0, int64_t r1, int32_t* cur, int64_t kend, bool) {
+      k.csr_sddmm_panel(p, x, y, n, out, r0, r1, cur, kend);
+    });
+    return;
+  }
   parallel_for_rows(p.rows, p.ptr, static_cast<double>(n), static_cast<double>(n), kMinChunkCost,
                     [&](int64_t r0, int64_t r1) { k.csr_sddmm(p, x, y, n, out, r0, r1); });
 }

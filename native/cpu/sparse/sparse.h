@@ -38,6 +38,11 @@ struct BsrView {
 struct SparseKernels {
   const char* name;
   void (*csr_spmm)(const CsrView& a, const float* b, int64_t n, float* c, int64_t r0, int64_t r1);
+  // K-panelled SpMM step for rows with sorted column indices: for each row in [r0, r1), the
+  // entries from cursor[i - r0] whose column is < kend; advances the cursors. Writes C (zero when
+  // no entry) when !accumulate, else adds to it.
+  void (*csr_spmm_panel)(const CsrView& a, const float* b, int64_t n, float* c, int64_t r0,
+                         int64_t r1, int32_t* cursor, int64_t kend, bool accumulate);
   // Returns true when a column index in the rows is outside [0, cols) (those read as 0).
   bool (*csr_spmv)(const CsrView& a, const float* x, float* y, int64_t r0, int64_t r1);
   // c[K x n] += A[r0:r1, :]^T * b[r0:r1, j0:j1], for output columns [j0, j1) only.
@@ -45,6 +50,16 @@ struct SparseKernels {
                     int64_t j0, int64_t j1);
   void (*csr_sddmm)(const CsrView& p, const float* x, const float* y, int64_t n, float* out,
                     int64_t r0, int64_t r1);
+  // K-panelled SDDMM step (sorted rows), like csr_spmm_panel.
+  void (*csr_sddmm_panel)(const CsrView& p, const float* x, const float* y, int64_t n, float* out,
+                          int64_t r0, int64_t r1, int32_t* cursor, int64_t kend);
+  // c[K x n] += A^T b for the entries of all rows whose column is in [cursor, kend), output
+  // columns [j0, j1) only (rows sorted); advances the cursors (one per row).
+  void (*csr_spmmt_panel)(const CsrView& a, const float* b, int64_t n, float* c, int32_t* cursor,
+                          int64_t kend, int64_t j0, int64_t j1);
+  // Dense row -> CSR helpers for the default rule (keep v != 0; NaN kept, -0 dropped).
+  int64_t (*count_nonzero)(const float* row, int64_t n);
+  void (*compress_nonzero)(const float* row, int64_t n, int32_t* idx, float* val);
   void (*bsr_spmm)(const BsrView& a, const float* b, int64_t n, float* c, int64_t br0, int64_t br1);
   void (*bsr_spmmt)(const BsrView& a, const float* b, int64_t n, float* c, int64_t br0,
                     int64_t br1, int64_t j0, int64_t j1);
@@ -63,7 +78,8 @@ const SparseKernels& sparse_kernels_neon();
 void validate_row_ptr(const int32_t* ptr, int64_t rows, int64_t nnz, const char* name);
 // Checks every index is in [0, limit). Multithreaded.
 void validate_indices(const int32_t* idx, int64_t count, int64_t limit, const char* name);
-void validate_csr(const CsrView& a, const char* name);
+// Full structure check; returns whether every row's column indices are strictly increasing.
+bool validate_csr(const CsrView& a, const char* name);
 void validate_bsr(const BsrView& a, const char* name);
 
 // ---- Multithreaded operations (validate first, then compute; `out` untouched on error) ----

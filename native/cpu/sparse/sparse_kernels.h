@@ -8,9 +8,11 @@
 namespace shears::cpu::kernels {
 
 // ---------------------------------------------------------------------------------------------
+constexpr int64_t kPrefetchAhead = 8;
+
 // c[0:cols] = sum_p val[p] * b[idx[p] * ldb + 0:cols], cols <= NV * W (PARTIAL when <).
 // Two accumulator sets when NV is small so the FMA latency is hidden across nonzeros.
-template <class V, int NV, bool PARTIAL>
+template <class V, int NV, bool PARTIAL, bool ACC = false>
 inline void csr_row_tile(const int32_t* idx, const float* val, int64_t p0, int64_t p1,
                          const float* b, int64_t ldb, float* c, int cols) {
   using Vec = typename V::V;
@@ -19,12 +21,18 @@ inline void csr_row_tile(const int32_t* idx, const float* val, int64_t p0, int64
   Vec acc[SETS][NV];
 #pragma GCC unroll 8
   for (int v = 0; v < NV; ++v) {
-    acc[0][v] = V::zero();
+    acc[0][v] = !ACC ? V::zero() : PARTIAL ? V::load_partial(c + v * W, cols - v * W) : V::load(c + v * W);
     if (SETS == 2) acc[SETS - 1][v] = V::zero();
   }
   auto step = [&](int s, int64_t p) {
     const Vec a = V::set1(val[p]);
     const float* br = b + static_cast<int64_t>(idx[p]) * ldb;
+    if (p + kPrefetchAhead < p1) {
+      // B rows are visited in a data-dependent order the hardware prefetcher cannot follow.
+      const float* ahead = b + static_cast<int64_t>(idx[p + kPrefetchAhead]) * ldb;
+#pragma GCC unroll 8
+      for (int l = 0; l < NV * W; l += 16) __builtin_prefetch(ahead + l);
+    }
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) {
       const Vec bv = PARTIAL ? V::load_partial(br + v * W, cols - v * W) : V::load(br + v * W);
@@ -46,19 +54,60 @@ inline void csr_row_tile(const int32_t* idx, const float* val, int64_t p0, int64
   }
 }
 
+// One row of C over all n columns, from the entries [p0, p1).
+template <class V, bool ACC>
+inline void csr_row(const CsrView& a, int64_t p0, int64_t p1, const float* b, int64_t n, float* ci) {
+  constexpr int W = V::W;
+  int64_t j = 0;
+  for (; j + 8 * W <= n; j += 8 * W) csr_row_tile<V, 8, false, ACC>(a.idx, a.val, p0, p1, b + j, n, ci + j, 8 * W);
+  if (j + 4 * W <= n) { csr_row_tile<V, 4, false, ACC>(a.idx, a.val, p0, p1, b + j, n, ci + j, 4 * W); j += 4 * W; }
+  if (j + 2 * W <= n) { csr_row_tile<V, 2, false, ACC>(a.idx, a.val, p0, p1, b + j, n, ci + j, 2 * W); j += 2 * W; }
+  if (j + W <= n) { csr_row_tile<V, 1, false, ACC>(a.idx, a.val, p0, p1, b + j, n, ci + j, W); j += W; }
+  if (j < n) csr_row_tile<V, 1, true, ACC>(a.idx, a.val, p0, p1, b + j, n, ci + j, static_cast<int>(n - j));
+}
+
 template <class V>
 void csr_spmm(const CsrView& a, const float* b, int64_t n, float* c, int64_t r0, int64_t r1) {
-  constexpr int W = V::W;
+  for (int64_t i = r0; i < r1; ++i) csr_row<V, false>(a, a.ptr[i], a.ptr[i + 1], b, n, c + i * n);
+}
+
+// Advances cursor to the first entry of row i whose column is >= kend (rows are sorted).
+inline int64_t segment_end(const CsrView& a, int64_t i, int64_t p, int64_t kend) {
+  const int64_t p1 = a.ptr[i + 1];
+  while (p < p1 && a.idx[p] < kend) ++p;
+  return p;
+}
+
+template <class V>
+void csr_spmm_panel(const CsrView& a, const float* b, int64_t n, float* c, int64_t r0, int64_t r1,
+                    int32_t* cursor, int64_t kend, bool accumulate) {
   for (int64_t i = r0; i < r1; ++i) {
-    const int64_t p0 = a.ptr[i], p1 = a.ptr[i + 1];
-    float* ci = c + i * n;
-    int64_t j = 0;
-    for (; j + 8 * W <= n; j += 8 * W) csr_row_tile<V, 8, false>(a.idx, a.val, p0, p1, b + j, n, ci + j, 8 * W);
-    if (j + 4 * W <= n) { csr_row_tile<V, 4, false>(a.idx, a.val, p0, p1, b + j, n, ci + j, 4 * W); j += 4 * W; }
-    if (j + 2 * W <= n) { csr_row_tile<V, 2, false>(a.idx, a.val, p0, p1, b + j, n, ci + j, 2 * W); j += 2 * W; }
-    if (j + W <= n) { csr_row_tile<V, 1, false>(a.idx, a.val, p0, p1, b + j, n, ci + j, W); j += W; }
-    if (j < n) csr_row_tile<V, 1, true>(a.idx, a.val, p0, p1, b + j, n, ci + j, static_cast<int>(n - j));
+    const int64_t p0 = cursor[i - r0], p1 = segment_end(a, i, p0, kend);
+    cursor[i - r0] = static_cast<int32_t>(p1);
+    if (!accumulate) csr_row<V, false>(a, p0, p1, b, n, c + i * n);
+    else if (p1 > p0) csr_row<V, true>(a, p0, p1, b, n, c + i * n);
   }
+}
+
+// Scalar-load SpMV row: four independent sums; an index outside [0, limit) reads x[0] (never out
+// of bounds) and sets `bad`, so the caller can reject the matrix without having crashed.
+inline float spmv_row_loads(const int32_t* idx, const float* val, int64_t p, int64_t p1,
+                            const float* x, uint32_t limit, uint32_t& bad) {
+  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+  auto term = [&](int64_t q) {
+    const uint32_t c = static_cast<uint32_t>(idx[q]);
+    const uint32_t out = c >= limit;
+    bad |= out;
+    return val[q] * x[out ? 0u : c];
+  };
+  for (; p + 4 <= p1; p += 4) {
+    s0 += term(p);
+    s1 += term(p + 1);
+    s2 += term(p + 2);
+    s3 += term(p + 3);
+  }
+  for (; p < p1; ++p) s0 += term(p);
+  return (s0 + s1) + (s2 + s3);
 }
 
 template <class V>
@@ -66,24 +115,37 @@ bool csr_spmv(const CsrView& a, const float* x, float* y, int64_t r0, int64_t r1
   using Vec = typename V::V;
   constexpr int W = V::W;
   const uint32_t limit = static_cast<uint32_t>(a.cols);
-  bool bad = false;
-  for (int64_t i = r0; i < r1; ++i) {
-    int64_t p = a.ptr[i];
-    const int64_t p1 = a.ptr[i + 1];
-    Vec acc0 = V::zero(), acc1 = V::zero();
-    for (; p + 2 * W <= p1; p += 2 * W) {
-      acc0 = V::fmadd(V::load(a.val + p), V::gather_checked(x, a.idx + p, W, limit, bad), acc0);
-      acc1 = V::fmadd(V::load(a.val + p + W), V::gather_checked(x, a.idx + p + W, W, limit, bad), acc1);
+  if constexpr (!V::kFastGather) {
+    uint32_t bad = 0;
+    if (limit == 0) {  // no column can be valid; x may be empty
+      for (int64_t i = r0; i < r1; ++i) {
+        bad |= a.ptr[i + 1] > a.ptr[i];
+        y[i] = 0.0f;
+      }
+      return bad != 0;
     }
-    for (; p + W <= p1; p += W)
-      acc0 = V::fmadd(V::load(a.val + p), V::gather_checked(x, a.idx + p, W, limit, bad), acc0);
-    if (p < p1) {
-      const int rem = static_cast<int>(p1 - p);
-      acc1 = V::fmadd(V::load_partial(a.val + p, rem), V::gather_checked(x, a.idx + p, rem, limit, bad), acc1);
+    for (int64_t i = r0; i < r1; ++i) y[i] = spmv_row_loads(a.idx, a.val, a.ptr[i], a.ptr[i + 1], x, limit, bad);
+    return bad != 0;
+  } else {
+    bool bad = false;
+    for (int64_t i = r0; i < r1; ++i) {
+      int64_t p = a.ptr[i];
+      const int64_t p1 = a.ptr[i + 1];
+      Vec acc0 = V::zero(), acc1 = V::zero();
+      for (; p + 2 * W <= p1; p += 2 * W) {
+        acc0 = V::fmadd(V::load(a.val + p), V::gather_checked(x, a.idx + p, W, limit, bad), acc0);
+        acc1 = V::fmadd(V::load(a.val + p + W), V::gather_checked(x, a.idx + p + W, W, limit, bad), acc1);
+      }
+      for (; p + W <= p1; p += W)
+        acc0 = V::fmadd(V::load(a.val + p), V::gather_checked(x, a.idx + p, W, limit, bad), acc0);
+      if (p < p1) {
+        const int rem = static_cast<int>(p1 - p);
+        acc1 = V::fmadd(V::load_partial(a.val + p, rem), V::gather_checked(x, a.idx + p, rem, limit, bad), acc1);
+      }
+      y[i] = V::reduce_add(V::add(acc0, acc1));
     }
-    y[i] = V::reduce_add(V::add(acc0, acc1));
+    return bad;
   }
-  return bad;
 }
 
 // c[idx[p], j0:j0+cols] += val[p] * b[i, j0:j0+cols] over the nonzeros of rows [r0, r1).
@@ -122,6 +184,68 @@ void csr_spmmt(const CsrView& a, const float* b, int64_t n, float* c, int64_t r0
   for (; j + 4 * W <= j1; j += 4 * W) csr_scatter_tile<V, 4, false>(a, b, n, c, r0, r1, j, 4 * W);
   for (; j + W <= j1; j += W) csr_scatter_tile<V, 1, false>(a, b, n, c, r0, r1, j, W);
   if (j < j1) csr_scatter_tile<V, 1, true>(a, b, n, c, r0, r1, j, static_cast<int>(j1 - j));
+}
+
+template <class V>
+void csr_spmmt_panel(const CsrView& a, const float* b, int64_t n, float* c, int32_t* cursor,
+                     int64_t kend, int64_t j0, int64_t j1) {
+  using Vec = typename V::V;
+  constexpr int W = V::W;
+  for (int64_t i = 0; i < a.rows; ++i) {
+    const int64_t p0 = cursor[i], p1 = segment_end(a, i, p0, kend);
+    cursor[i] = static_cast<int32_t>(p1);
+    if (p0 == p1) continue;
+    const float* bi = b + i * n;
+    int64_t j = j0;
+    for (; j + 4 * W <= j1; j += 4 * W) {
+      Vec bv[4];
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) bv[v] = V::load(bi + j + v * W);
+      for (int64_t p = p0; p < p1; ++p) {
+        const Vec s = V::set1(a.val[p]);
+        float* cr = c + static_cast<int64_t>(a.idx[p]) * n + j;
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; ++v) V::store(cr + v * W, V::fmadd(s, bv[v], V::load(cr + v * W)));
+      }
+    }
+    for (; j < j1; j += W) {
+      const int cols = static_cast<int>(j1 - j < W ? j1 - j : W);
+      const Vec bv = V::load_partial(bi + j, cols);
+      for (int64_t p = p0; p < p1; ++p) {
+        float* cr = c + static_cast<int64_t>(a.idx[p]) * n + j;
+        V::store_partial(cr, V::fmadd(V::set1(a.val[p]), bv, V::load_partial(cr, cols)), cols);
+      }
+    }
+  }
+}
+
+template <class V>
+int64_t count_nonzero(const float* row, int64_t n) {
+  constexpr int W = V::W;
+  int64_t cnt = 0, j = 0;
+  for (; j + W <= n; j += W) cnt += __builtin_popcount(V::nonzero_mask(V::load(row + j)));
+  for (; j < n; ++j) cnt += row[j] != 0.0f;
+  return cnt;
+}
+
+template <class V>
+void compress_nonzero(const float* row, int64_t n, int32_t* idx, float* val) {
+  constexpr int W = V::W;
+  int64_t p = 0, j = 0;
+  for (; j + W <= n; j += W) {
+    for (unsigned m = V::nonzero_mask(V::load(row + j)); m != 0; m &= m - 1) {
+      const int64_t col = j + __builtin_ctz(m);
+      idx[p] = static_cast<int32_t>(col);
+      val[p] = row[col];
+      ++p;
+    }
+  }
+  for (; j < n; ++j)
+    if (row[j] != 0.0f) {
+      idx[p] = static_cast<int32_t>(j);
+      val[p] = row[j];
+      ++p;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,18 +297,29 @@ inline float dot1(const float* x, const float* y, int64_t n) {
 }
 
 template <class V>
-void csr_sddmm(const CsrView& pat, const float* x, const float* y, int64_t n, float* out,
-               int64_t r0, int64_t r1) {
-  for (int64_t i = r0; i < r1; ++i) {
-    const float* xi = x + i * n;
-    int64_t p = pat.ptr[i];
-    const int64_t p1 = pat.ptr[i + 1];
+inline void sddmm_entries(const CsrView& pat, const float* xi, const float* y, int64_t n, float* out,
+                          int64_t p, int64_t p1) {
     for (; p + 4 <= p1; p += 4) {
       dot4<V>(xi, y + pat.idx[p] * n, y + pat.idx[p + 1] * n,
               y + static_cast<int64_t>(pat.idx[p + 2]) * n, y + static_cast<int64_t>(pat.idx[p + 3]) * n,
               n, out + p);
     }
     for (; p < p1; ++p) out[p] = dot1<V>(xi, y + static_cast<int64_t>(pat.idx[p]) * n, n);
+}
+
+template <class V>
+void csr_sddmm(const CsrView& pat, const float* x, const float* y, int64_t n, float* out,
+               int64_t r0, int64_t r1) {
+  for (int64_t i = r0; i < r1; ++i) sddmm_entries<V>(pat, x + i * n, y, n, out, pat.ptr[i], pat.ptr[i + 1]);
+}
+
+template <class V>
+void csr_sddmm_panel(const CsrView& pat, const float* x, const float* y, int64_t n, float* out,
+                     int64_t r0, int64_t r1, int32_t* cursor, int64_t kend) {
+  for (int64_t i = r0; i < r1; ++i) {
+    const int64_t p0 = cursor[i - r0], p1 = segment_end(pat, i, p0, kend);
+    cursor[i - r0] = static_cast<int32_t>(p1);
+    sddmm_entries<V>(pat, x + i * n, y, n, out, p0, p1);
   }
 }
 
@@ -306,8 +441,10 @@ void bsr_sddmm(const BsrView& pat, const float* x, const float* y, int64_t n, fl
 
 template <class V>
 constexpr SparseKernels make_sparse_kernels() {
-  return SparseKernels{V::kName,       &csr_spmm<V>,  &csr_spmv<V>,  &csr_spmmt<V>, &csr_sddmm<V>,
-                       &bsr_spmm<V>,   &bsr_spmmt<V>, &bsr_sddmm<V>};
+  return SparseKernels{V::kName,         &csr_spmm<V>,  &csr_spmm_panel<V>, &csr_spmv<V>,
+                       &csr_spmmt<V>,    &csr_sddmm<V>, &csr_sddmm_panel<V>, &csr_spmmt_panel<V>,
+                       &count_nonzero<V>, &compress_nonzero<V>, &bsr_spmm<V>,
+                       &bsr_spmmt<V>,    &bsr_sddmm<V>};
 }
 
 }  // namespace shears::cpu::kernels
