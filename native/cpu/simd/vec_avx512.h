@@ -25,6 +25,13 @@ struct Avx512 {
   static void store_partial(float* p, V v, int n) { _mm512_mask_storeu_ps(p, lane_mask(n), v); }
   static float reduce_add(V v) { return _mm512_reduce_add_ps(v); }
   static unsigned nonzero_mask(V v) { return _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ); }
+  static int compress(V v, unsigned mask, int32_t base, float* val, int32_t* idx) {
+    const __mmask16 m = static_cast<__mmask16>(mask);
+    _mm512_mask_compressstoreu_ps(val, m, v);
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    _mm512_mask_compressstoreu_epi32(idx, m, _mm512_add_epi32(_mm512_set1_epi32(base), lanes));
+    return __builtin_popcount(mask);
+  }
   static V gather_checked(const float* base, const int32_t* idx, int n, uint32_t limit, bool& bad) {
     const __mmask16 lanes = lane_mask(n);
     const __m512i i = _mm512_maskz_loadu_epi32(lanes, idx);

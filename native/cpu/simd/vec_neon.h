@@ -29,6 +29,17 @@ struct Neon {
     for (int l = 0; l < n && l < 4; ++l) p[l] = tmp[l];
   }
   static float reduce_add(V v) { return vaddvq_f32(v); }
+  static int compress(V v, unsigned mask, int32_t base, float* val, int32_t* idx) {
+    float lanes[4];
+    vst1q_f32(lanes, v);
+    int out = 0;
+    for (int l = 0; l < 4; ++l)
+      if (mask & (1u << l)) {
+        val[out] = lanes[l];
+        idx[out++] = base + l;
+      }
+    return out;
+  }
   static unsigned nonzero_mask(V v) {
     // Lanes equal to zero compare all-ones; invert and gather one bit per lane.
     const uint32x4_t nz = vmvnq_u32(vceqq_f32(v, vdupq_n_f32(0.0f)));

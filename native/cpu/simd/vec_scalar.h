@@ -21,6 +21,13 @@ struct Scalar {
   static float reduce_add(V v) { return v; }
   // Bit l set when lane l is not 0 (NaN counts as not 0, -0 as 0).
   static unsigned nonzero_mask(V v) { return v != 0.0f ? 1u : 0u; }
+  // Writes the lanes selected by `mask` (and their indices base + lane) to the front of val/idx;
+  // may write up to W entries; returns how many were selected.
+  static int compress(V v, unsigned mask, int32_t base, float* val, int32_t* idx) {
+    val[0] = v;
+    idx[0] = base;
+    return static_cast<int>(mask & 1u);
+  }
   // Gathers base[idx[l]] for the first n lanes; an index outside [0, limit) reads 0 and sets bad.
   static V gather_checked(const float* base, const int32_t* idx, int n, uint32_t limit, bool& bad) {
     if (n <= 0) return 0.0f;

@@ -86,7 +86,7 @@ OwnedCsr csr_from_dense(const float* data, int64_t rows, int64_t cols, const Kee
       const int64_t base = i * cols;
       if (ptr[i + 1] == p) continue;
       if (!keep.mask && !keep.has_threshold) {
-        kern.compress_nonzero(data + base, cols, idx + p, val + p);
+        kern.compress_nonzero(data + base, cols, ptr[i + 1] - p, idx + p, val + p);
         continue;
       }
       for (int64_t j = 0; j < cols; ++j) {

@@ -61,22 +61,21 @@ void transposed_product(int64_t out_rows, int64_t n, int64_t rows, const int32_t
   }
   const std::vector<int64_t> bounds = row_partition(rows, ptr, per_nnz, per_row, kMinChunkCost);
   const int64_t chunks = static_cast<int64_t>(bounds.size()) - 1;
-  std::vector<AlignedBuffer> priv(static_cast<size_t>(threads));
-  std::vector<char> used(static_cast<size_t>(threads), 0);
+  // One private copy per task (not per worker), each task a fixed run of consecutive chunks, and
+  // the copies summed in task order: the bits then depend on the thread count only, not on which
+  // worker happened to take which chunk (reproducible run to run, DESIGN.md "Determinism").
+  const int64_t parts = std::min<int64_t>(threads, chunks);
+  std::vector<AlignedBuffer> priv(static_cast<size_t>(parts));
   for (auto& buf : priv) buf.resize(static_cast<size_t>(total));
-  pool.run(chunks, [&](int64_t ch, int w) {
-    float* mine = priv[w].data();
-    if (!used[w]) {
-      std::memset(mine, 0, total * sizeof(float));
-      used[w] = 1;
-    }
-    scatter(mine, bounds[ch], bounds[ch + 1], int64_t{0}, n);
+  pool.run(parts, [&](int64_t t, int) {
+    float* mine = priv[t].data();
+    std::memset(mine, 0, total * sizeof(float));
+    scatter(mine, bounds[chunks * t / parts], bounds[chunks * (t + 1) / parts], int64_t{0}, n);
   });
   parallel_for(total, 1 << 14, [&](int64_t b, int64_t e) {
     for (int64_t x = b; x < e; ++x) {
       float s = 0.0f;
-      for (int w = 0; w < threads; ++w)
-        if (used[w]) s += priv[w].data()[x];
+      for (int64_t t = 0; t < parts; ++t) s += priv[t].data()[x];
       c[x] = s;
     }
   });
@@ -140,7 +139,7 @@ namespace {
 // fetching its row from L3. Worth it only when B misses L2 and each row has enough entries per
 // panel to amortise the per-panel pass; 1 means "no panels".
 int64_t k_panels(const CsrView& a, int64_t n, bool sorted) {
-  constexpr double kPanelBytes = 192 * 1024, kMinEntriesPerSegment = 12;
+  constexpr double kPanelBytes = 128 * 1024, kMinEntriesPerSegment = 12;
   if (!sorted || a.rows == 0) return 1;
   const double b_bytes = static_cast<double>(a.cols) * n * sizeof(float);
   const double per_row = static_cast<double>(a.nnz()) / a.rows;

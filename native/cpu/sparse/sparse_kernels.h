@@ -56,9 +56,9 @@ inline void csr_row_tile(const int32_t* idx, const float* val, int64_t p0, int64
 
 // One row of C over all n columns, from the entries [p0, p1).
 template <class V, bool ACC>
-inline void csr_row(const CsrView& a, int64_t p0, int64_t p1, const float* b, int64_t n, float* ci) {
+inline void csr_row(const CsrView& a, int64_t p0, int64_t p1, const float* b, int64_t n, float* ci,
+                    int64_t j = 0) {
   constexpr int W = V::W;
-  int64_t j = 0;
   for (; j + 8 * W <= n; j += 8 * W) csr_row_tile<V, 8, false, ACC>(a.idx, a.val, p0, p1, b + j, n, ci + j, 8 * W);
   if (j + 4 * W <= n) { csr_row_tile<V, 4, false, ACC>(a.idx, a.val, p0, p1, b + j, n, ci + j, 4 * W); j += 4 * W; }
   if (j + 2 * W <= n) { csr_row_tile<V, 2, false, ACC>(a.idx, a.val, p0, p1, b + j, n, ci + j, 2 * W); j += 2 * W; }
@@ -229,9 +229,15 @@ int64_t count_nonzero(const float* row, int64_t n) {
 }
 
 template <class V>
-void compress_nonzero(const float* row, int64_t n, int32_t* idx, float* val) {
+void compress_nonzero(const float* row, int64_t n, int64_t total, int32_t* idx, float* val) {
   constexpr int W = V::W;
+  // Branch-free compaction while a whole vector of output still fits in this row's share (total
+  // entries); the last ones go one by one so nothing is written past the row (another thread's).
   int64_t p = 0, j = 0;
+  for (; j + W <= n && p + W <= total; j += W) {
+    const typename V::V v = V::load(row + j);
+    p += V::compress(v, V::nonzero_mask(v), static_cast<int32_t>(j), val + p, idx + p);
+  }
   for (; j + W <= n; j += W) {
     for (unsigned m = V::nonzero_mask(V::load(row + j)); m != 0; m &= m - 1) {
       const int64_t col = j + __builtin_ctz(m);
@@ -440,11 +446,22 @@ void bsr_sddmm(const BsrView& pat, const float* x, const float* y, int64_t n, fl
 }
 
 template <class V>
-constexpr SparseKernels make_sparse_kernels() {
-  return SparseKernels{V::kName,         &csr_spmm<V>,  &csr_spmm_panel<V>, &csr_spmv<V>,
-                       &csr_spmmt<V>,    &csr_sddmm<V>, &csr_sddmm_panel<V>, &csr_spmmt_panel<V>,
-                       &count_nonzero<V>, &compress_nonzero<V>, &bsr_spmm<V>,
-                       &bsr_spmmt<V>,    &bsr_sddmm<V>};
+SparseKernels make_sparse_kernels() {
+  SparseKernels k{};
+  k.name = V::kName;
+  k.csr_spmm = &csr_spmm<V>;
+  k.csr_spmm_panel = &csr_spmm_panel<V>;
+  k.csr_spmv = &csr_spmv<V>;
+  k.csr_spmmt = &csr_spmmt<V>;
+  k.csr_spmmt_panel = &csr_spmmt_panel<V>;
+  k.csr_sddmm = &csr_sddmm<V>;
+  k.csr_sddmm_panel = &csr_sddmm_panel<V>;
+  k.count_nonzero = &count_nonzero<V>;
+  k.compress_nonzero = &compress_nonzero<V>;
+  k.bsr_spmm = &bsr_spmm<V>;
+  k.bsr_spmmt = &bsr_spmmt<V>;
+  k.bsr_sddmm = &bsr_sddmm<V>;
+  return k;
 }
 
 }  // namespace shears::cpu::kernels
