@@ -52,6 +52,16 @@ int64_t prefix_sum(const std::vector<int64_t>& counts, int32_t* ptr, const char*
   return total;
 }
 
+// Row offsets from per-(block-)row counts, then idx (one per entry) and val (bsz per entry).
+template <class Out>
+void allocate_from_counts(Out& out, const std::vector<int64_t>& counts, int64_t bsz, const char* what) {
+  out.ptr = Owned<int32_t>(static_cast<int64_t>(counts.size()) + 1);
+  const int64_t entries = prefix_sum(counts, out.ptr.data(), what);
+  check_nnz_fits(entries * bsz, "values");
+  out.idx = Owned<int32_t>(entries);
+  out.val = Owned<float>(entries * bsz);
+}
+
 }  // namespace
 
 OwnedCsr csr_from_dense(const float* data, int64_t rows, int64_t cols, const KeepRule& keep) {
@@ -73,10 +83,7 @@ OwnedCsr csr_from_dense(const float* data, int64_t rows, int64_t cols, const Kee
       counts[i] = cnt;
     }
   });
-  out.ptr = Owned<int32_t>(rows + 1);
-  const int64_t nnz = prefix_sum(counts, out.ptr.data(), "entries");
-  out.idx = Owned<int32_t>(nnz);
-  out.val = Owned<float>(nnz);
+  allocate_from_counts(out, counts, 1, "entries");
   int32_t* idx = out.idx.data();
   float* val = out.val.data();
   const int32_t* ptr = out.ptr.data();
@@ -127,11 +134,7 @@ OwnedBsr bsr_from_dense(const float* data, int64_t rows, int64_t cols, int64_t b
       counts[I] = cnt;
     }
   });
-  out.ptr = Owned<int32_t>(nbr + 1);
-  const int64_t nnzb = prefix_sum(counts, out.ptr.data(), "blocks");
-  check_nnz_fits(nnzb * bsz, "values");
-  out.idx = Owned<int32_t>(nnzb);
-  out.val = Owned<float>(nnzb * bsz);
+  allocate_from_counts(out, counts, bsz, "blocks");
   int32_t* idx = out.idx.data();
   float* val = out.val.data();
   const int32_t* ptr = out.ptr.data();
@@ -289,10 +292,7 @@ OwnedCsr csr_from_coo(int64_t rows, int64_t cols, const int32_t* r, const int32_
   OwnedCsr out;
   out.rows = rows;
   out.cols = cols;
-  out.ptr = Owned<int32_t>(rows + 1);
-  const int64_t nnz = prefix_sum(counts, out.ptr.data(), "entries");
-  out.idx = Owned<int32_t>(nnz);
-  out.val = Owned<float>(nnz);
+  allocate_from_counts(out, counts, 1, "entries");
   int32_t* idx = out.idx.data();
   float* val = out.val.data();
   const int32_t* ptr = out.ptr.data();
@@ -341,11 +341,7 @@ OwnedBsr bsr_from_csr(const CsrView& a, int64_t br, int64_t bc) {
       counts[I] = static_cast<int64_t>(cols.size());
     }
   });
-  out.ptr = Owned<int32_t>(nbr + 1);
-  const int64_t nnzb = prefix_sum(counts, out.ptr.data(), "blocks");
-  check_nnz_fits(nnzb * bsz, "values");
-  out.idx = Owned<int32_t>(nnzb);
-  out.val = Owned<float>(nnzb * bsz);
+  allocate_from_counts(out, counts, bsz, "blocks");
   int32_t* idx = out.idx.data();
   float* val = out.val.data();
   const int32_t* ptr = out.ptr.data();

@@ -11,6 +11,7 @@
 #include "../../core/errors.h"
 #include "../../core/scratch.h"
 #include "../../core/thread_pool.h"
+#include "convert.h"
 
 namespace shears::cpu {
 
@@ -31,6 +32,7 @@ const SparseKernels& sparse_kernels(Isa isa) {
 
 namespace {
 constexpr double kMinChunkCost = 1 << 15;  // about 32k multiply-adds per task
+constexpr int64_t kTransposeMinN = 32, kTransposeMinNnz = 1 << 14;
 
 void fill_zero(float* c, int64_t count) {
   parallel_for(count, 1 << 16, [&](int64_t b, int64_t e) { std::memset(c + b, 0, (e - b) * sizeof(float)); });
@@ -195,6 +197,14 @@ void csr_spmv(const SparseKernels& k, const CsrView& a, const float* x, float* y
 
 void csr_spmmt(const SparseKernels& k, const CsrView& a, const float* b, int64_t n, float* c) {
   const bool sorted = validate_csr(a, "a");
+  // For wide B the scatter (a read-modify-write of a C row per entry) is store-bound; transposing
+  // A once (a counting sort, O(nnz)) and running the gather-style SpMM is about twice as fast.
+  if (n >= kTransposeMinN && a.nnz() >= kTransposeMinNnz) {
+    OwnedCsr t = csr_transpose(a);
+    CsrView tv{t.rows, t.cols, t.ptr.data(), t.idx.data(), t.val.data(), t.ptr.data()[t.rows]};
+    csr_spmm(k, tv, b, n, c);
+    return;
+  }
   // Panels over C's rows (A's columns): each thread owns a column range of C and sweeps the
   // panels, so the C rows it scatters into stay in L2 instead of being updated in L3.
   const int threads = ThreadPool::instance().num_threads();
