@@ -85,10 +85,10 @@ export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 
 function loadCuda(): { binding?: NativeBinding; path: string; problem?: string } {
   const file = path.join(packageRoot, 'build-cuda', 'Release', 'shears.node');
-  if (!existsSync(file)) return { path: file, problem: 'not built (npm run build:cuda)' };
+  if (!existsSync(file)) return { path: file, problem: 'is not built (npm run build:cuda)' };
   const cpu = path.join(packageRoot, 'build', 'Release', 'shears.node');
   if (process.env.SHEARS_BUILD !== 'cuda' && existsSync(cpu) && statSync(cpu).mtimeMs > statSync(file).mtimeMs) {
-    return { path: file, problem: 'older than the CPU build in build/ (stale: run npm run build:cuda again, or set SHEARS_BUILD=cuda to use it anyway)' };
+    return { path: file, problem: 'is older than the CPU build in build/ (stale: run npm run build:cuda again, or set SHEARS_BUILD=cuda to use it anyway)' };
   }
   const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(file)}).info()`], {
     stdio: 'pipe',
@@ -121,8 +121,8 @@ function load(): { binding: NativeBinding; build: 'cpu' | 'cuda'; file?: string 
   if (want !== 'cpu') {
     const cuda = loadCuda();
     if (cuda.binding) return { binding: cuda.binding, build: 'cuda', file: cuda.path };
-    if (want === 'cuda') throw new Error(`shears: SHEARS_BUILD=cuda but the CUDA build at ${cuda.path} is ${cuda.problem}`);
-    if (cuda.problem?.startsWith('failed') || cuda.problem?.startsWith('older')) {
+    if (want === 'cuda') throw new Error(`shears: SHEARS_BUILD=cuda but the CUDA build at ${cuda.path} ${cuda.problem}`);
+    if (cuda.problem?.startsWith('failed') || cuda.problem?.startsWith('is older')) {
       process.emitWarning(`shears: the CUDA build at ${cuda.path} ${cuda.problem}; using the CPU build`);
     }
   }

@@ -233,7 +233,7 @@ Task prepare_bsr_matvec(const Napi::CallbackInfo& info) {
   expect_length(x, a.v.cols, "x", "cols");
   const Array<float> y = output(info.Env(), info[8], a.v.rows, "out", "rows", join(a.spans(), {{x.data, x.bytes()}}));
   const auto& k = kernels_now();
-  return returning(y, [=, &k] { cpu::bsr_spmm(k, a.v, x.data, 1, y.data); });
+  return returning(y, [=, &k] { cpu::bsr_spmv(k, a.v, x.data, y.data); });
 }
 
 Task prepare_bsr_matmul(const Napi::CallbackInfo& info) {

@@ -31,7 +31,12 @@ ThreadPool::~ThreadPool() { stop_workers(); }
 void ThreadPool::start_workers(int n) {
   num_threads_.store(std::max(1, n), std::memory_order_relaxed);
   stopping_ = false;
-  for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { worker_main(i); });
+  // A new worker must wait for the NEXT region: starting from 0 it would wake at once for the
+  // last region (generation_ != 0), decrement active_ for it, and then be one region behind, so a
+  // later run() could wait forever for it. No region runs here (region_mutex_ held, or the
+  // constructor), so generation_ is stable.
+  const uint64_t current = generation_;
+  for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, current] { worker_main(i, current); });
 }
 
 void ThreadPool::stop_workers() {
@@ -66,9 +71,8 @@ void ThreadPool::drain(int worker) {
   }
 }
 
-void ThreadPool::worker_main(int index) {
+void ThreadPool::worker_main(int index, uint64_t seen) {
   t_in_pool_region = true;
-  uint64_t seen = 0;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);

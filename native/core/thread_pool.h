@@ -35,7 +35,8 @@ class ThreadPool {
   ThreadPool();
   void start_workers(int n);
   void stop_workers();
-  void worker_main(int index);
+  // `seen`: the region generation when the worker was started (it waits for the next one).
+  void worker_main(int index, uint64_t seen);
   void drain(int worker);
 
   std::atomic<int> num_threads_{1};

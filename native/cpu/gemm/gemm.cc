@@ -66,7 +66,9 @@ void gemm(const GemmKernels& kern, const float* a, const float* b, float* c, int
   int64_t mc = (m + per_thread * threads - 1) / (per_thread * threads);
   mc = std::max<int64_t>(mr, (mc + mr - 1) / mr * mr);
   const int64_t kc_max = std::min<int64_t>(kern.kc, k);
-  const int64_t nc_max = std::min<int64_t>(kern.nc, (n + nr - 1) / nr * nr);
+  // B blocks are whole NR panels: the packed block holds ceil(nc / nr) panels of nr columns, so
+  // an nc that is not a multiple of nr (NEON: 2048 vs 12) would overflow the kc * nc buffer.
+  const int64_t nc_max = std::min<int64_t>(std::max<int64_t>(nr, kern.nc / nr * nr), (n + nr - 1) / nr * nr);
 
   AlignedBuffer bp(static_cast<size_t>(kc_max * nc_max));
   const int64_t m_blocks = (m + mc - 1) / mc;

@@ -254,6 +254,13 @@ void bsr_spmm(const SparseKernels& k, const BsrView& a, const float* b, int64_t 
                     });
 }
 
+void bsr_spmv(const SparseKernels& k, const BsrView& a, const float* x, float* y) {
+  validate_bsr(a, "a");
+  const double bsz = static_cast<double>(a.br * a.bc);
+  parallel_for_rows(a.block_rows(), a.ptr, bsz, static_cast<double>(a.br), kMinChunkCost,
+                    [&](int64_t r0, int64_t r1) { k.bsr_spmv(a, x, y, r0, r1); });
+}
+
 void bsr_spmmt(const SparseKernels& k, const BsrView& a, const float* b, int64_t n, float* c) {
   validate_bsr(a, "a");
   const double bsz = static_cast<double>(a.br * a.bc);

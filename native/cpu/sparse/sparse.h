@@ -61,6 +61,7 @@ struct SparseKernels {
   int64_t (*count_nonzero)(const float* row, int64_t n);
   void (*compress_nonzero)(const float* row, int64_t n, int64_t count, int32_t* idx, float* val);
   void (*bsr_spmm)(const BsrView& a, const float* b, int64_t n, float* c, int64_t br0, int64_t br1);
+  void (*bsr_spmv)(const BsrView& a, const float* x, float* y, int64_t br0, int64_t br1);
   void (*bsr_spmmt)(const BsrView& a, const float* b, int64_t n, float* c, int64_t br0,
                     int64_t br1, int64_t j0, int64_t j1);
   void (*bsr_sddmm)(const BsrView& p, const float* x, const float* y, int64_t n, float* out,
@@ -89,6 +90,7 @@ void csr_spmmt(const SparseKernels& k, const CsrView& a, const float* b, int64_t
 void csr_sddmm(const SparseKernels& k, const CsrView& p, const float* x, const float* y, int64_t n,
                float* out);
 void bsr_spmm(const SparseKernels& k, const BsrView& a, const float* b, int64_t n, float* c);
+void bsr_spmv(const SparseKernels& k, const BsrView& a, const float* x, float* y);
 void bsr_spmmt(const SparseKernels& k, const BsrView& a, const float* b, int64_t n, float* c);
 void bsr_sddmm(const SparseKernels& k, const BsrView& p, const float* x, const float* y, int64_t n,
                float* out);

@@ -284,6 +284,30 @@ inline void dot4(const float* x, const float* y0, const float* y1, const float* 
   out[3] = V::reduce_add(a3);
 }
 
+// Eight dot products sharing the x loads: 9 loads per 8 FMAs instead of 5 per 4.
+template <class V>
+inline void dot8(const float* x, const float* const* y, int64_t n, float* out) {
+  using Vec = typename V::V;
+  constexpr int W = V::W;
+  Vec a[8];
+#pragma GCC unroll 8
+  for (int t = 0; t < 8; ++t) a[t] = V::zero();
+  int64_t j = 0;
+  for (; j + W <= n; j += W) {
+    const Vec xv = V::load(x + j);
+#pragma GCC unroll 8
+    for (int t = 0; t < 8; ++t) a[t] = V::fmadd(xv, V::load(y[t] + j), a[t]);
+  }
+  if (j < n) {
+    const int rem = static_cast<int>(n - j);
+    const Vec xv = V::load_partial(x + j, rem);
+#pragma GCC unroll 8
+    for (int t = 0; t < 8; ++t) a[t] = V::fmadd(xv, V::load_partial(y[t] + j, rem), a[t]);
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < 8; ++t) out[t] = V::reduce_add(a[t]);
+}
+
 template <class V>
 inline float dot1(const float* x, const float* y, int64_t n) {
   using Vec = typename V::V;
@@ -305,6 +329,12 @@ inline float dot1(const float* x, const float* y, int64_t n) {
 template <class V>
 inline void sddmm_entries(const CsrView& pat, const float* xi, const float* y, int64_t n, float* out,
                           int64_t p, int64_t p1) {
+    for (; p + 8 <= p1; p += 8) {
+      const float* rows[8];
+#pragma GCC unroll 8
+      for (int t = 0; t < 8; ++t) rows[t] = y + static_cast<int64_t>(pat.idx[p + t]) * n;
+      dot8<V>(xi, rows, n, out + p);
+    }
     for (; p + 4 <= p1; p += 4) {
       dot4<V>(xi, y + pat.idx[p] * n, y + pat.idx[p + 1] * n,
               y + static_cast<int64_t>(pat.idx[p + 2]) * n, y + static_cast<int64_t>(pat.idx[p + 3]) * n,
@@ -389,6 +419,31 @@ void bsr_spmm(const BsrView& a, const float* b, int64_t n, float* c, int64_t I0,
   }
 }
 
+// y = A x block row by block row: each block row's outputs are dot products of the block's rows
+// with the matching slice of x, vectorised along the block's columns.
+template <class V>
+void bsr_spmv(const BsrView& a, const float* x, float* y, int64_t I0, int64_t I1) {
+  constexpr int W = V::W;
+  const int64_t bsz = a.br * a.bc;
+  for (int64_t I = I0; I < I1; ++I) {
+    float* yb = y + I * a.br;
+    for (int64_t r = 0; r < a.br; ++r) yb[r] = 0.0f;
+    for (int64_t p = a.ptr[I]; p < a.ptr[I + 1]; ++p) {
+      const float* blk = a.val + p * bsz;
+      const float* xs = x + static_cast<int64_t>(a.idx[p]) * a.bc;
+      if (a.bc >= W) {
+        for (int64_t r = 0; r < a.br; ++r) yb[r] += dot1<V>(blk + r * a.bc, xs, a.bc);
+      } else {
+        for (int64_t r = 0; r < a.br; ++r) {
+          float s = 0.0f;
+          for (int64_t c = 0; c < a.bc; ++c) s += blk[r * a.bc + c] * xs[c];
+          yb[r] += s;
+        }
+      }
+    }
+  }
+}
+
 // c[J*bc + cc, j0:j1] += sum_r blk[r, cc] * b[I*br + r, j0:j1]
 template <class V>
 void bsr_spmmt(const BsrView& a, const float* b, int64_t n, float* c, int64_t I0, int64_t I1,
@@ -459,6 +514,7 @@ SparseKernels make_sparse_kernels() {
   k.count_nonzero = &count_nonzero<V>;
   k.compress_nonzero = &compress_nonzero<V>;
   k.bsr_spmm = &bsr_spmm<V>;
+  k.bsr_spmv = &bsr_spmv<V>;
   k.bsr_spmmt = &bsr_spmmt<V>;
   k.bsr_sddmm = &bsr_sddmm<V>;
   return k;
