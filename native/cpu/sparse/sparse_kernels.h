@@ -412,9 +412,21 @@ inline void bsr_rows_group(const BsrView& a, int64_t I, int64_t r0, const float*
 
 template <class V>
 void bsr_spmm(const BsrView& a, const float* b, int64_t n, float* c, int64_t I0, int64_t I1) {
+  constexpr int T = 3 * V::W;
+  const int64_t full = a.br >= 4 ? n / T * T : 0;
   for (int64_t I = I0; I < I1; ++I) {
+    // Column tiles outermost: one tile of the block row's B rows is reused by every group of four
+    // rows while it is still in L1, instead of being fetched again for each group.
+    for (int64_t j = 0; j < full; j += T)
+      for (int64_t r = 0; r + 4 <= a.br; r += 4) bsr_tile<V, 4, 3, false>(a, I, r, b, n, c, j, T);
     int64_t r = 0;
-    for (; r + 4 <= a.br; r += 4) bsr_rows_group<V, 4, 3>(a, I, r, b, n, c);
+    for (; r + 4 <= a.br; r += 4) {
+      for (int64_t j = full; j < n; j += V::W) {
+        const int cols = static_cast<int>(n - j < V::W ? n - j : V::W);
+        if (cols == V::W) bsr_tile<V, 4, 1, false>(a, I, r, b, n, c, j, cols);
+        else bsr_tile<V, 4, 1, true>(a, I, r, b, n, c, j, cols);
+      }
+    }
     for (; r < a.br; ++r) bsr_rows_group<V, 1, 4>(a, I, r, b, n, c);
   }
 }
