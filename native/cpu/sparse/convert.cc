@@ -9,10 +9,6 @@
 #include <string>
 #include <vector>
 
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
-
 #include "../../core/errors.h"
 #include "../../core/thread_pool.h"
 
@@ -21,18 +17,6 @@ namespace shears::cpu {
 template <class T>
 Owned<T>::Owned(int64_t count) : count_(count) {
   const size_t bytes = static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(T);
-#ifdef __linux__
-  // Large outputs on 2 MiB pages: a few faults instead of thousands while they are first written.
-  constexpr size_t kHuge = size_t{2} << 20;
-  if (bytes >= 2 * kHuge) {
-    const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
-    data_ = static_cast<T*>(std::aligned_alloc(kHuge, rounded));
-    if (data_ != nullptr) {
-      madvise(data_, rounded, MADV_HUGEPAGE);
-      return;
-    }
-  }
-#endif
   data_ = static_cast<T*>(std::malloc(bytes));
   if (data_ == nullptr)
     throw Error(ErrorKind::kAlloc, "out of memory allocating " + std::to_string(bytes) + " bytes");
