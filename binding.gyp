@@ -26,11 +26,13 @@
         "native/cpu/sparse/sparse_scalar.cc",
         "native/cpu/sparse/convert.cc",
         "native/cpu/probe/probe.cc",
+        "native/cpu/select/select.cc",
         "native/cpu/probe/probe_scalar.cc",
         "native/binding/args.cc",
         "native/binding/task.cc",
         "native/binding/ops_dense.cc",
         "native/binding/ops_sparse.cc",
+        "native/binding/ops_select.cc",
         "native/binding/addon.cc"
       ],
       "conditions": [

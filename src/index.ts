@@ -10,4 +10,6 @@
 export { info, setIsa, setNumThreads, type Info, type Isa } from './info.js';
 export { gemm, gemmAsync, type GemmOptions } from './tensor/gemm.js';
 export * from './sparse/index.js';
+export { Tensor, selectSmallest, selectSmallestAsync, type Amount, type NanRule, type Selection } from './prune/index.js';
+export * as prune from './prune/index.js';
 export type { CudaDeviceInfo } from './native.js';

@@ -77,7 +77,8 @@ export type NativeBinding = {
   Both<'bsrToDense', [...Bsr, out: Maybe<F32>], F32> &
   Both<'bsrTranspose', Bsr, Structure> &
   Both<'bsrFromDense', [data: F32, rows: number, cols: number, blockRows: number, blockCols: number, mask: Maybe<Uint8Array>, threshold: Maybe<number>], Structure> &
-  Both<'bsrFromCsr', [...Csr, blockRows: number, blockCols: number], Structure>;
+  Both<'bsrFromCsr', [...Csr, blockRows: number, blockCols: number], Structure> &
+  Both<'selectSmallest', [scores: F32[], k: number, nan: Maybe<string>, eligible: Maybe<(Uint8Array | undefined)[]>, masks: Maybe<(Uint8Array | undefined)[]>, absolute: Maybe<boolean>], { masks: Uint8Array[]; threshold: number; eligible: number }>;
 
 const require = createRequire(import.meta.url);
 /** The package root (this file lives in dist/ or src/). */

@@ -114,6 +114,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   register_dense_ops(env, exports);
   register_sparse_ops(env, exports);
+  register_select_ops(env, exports);
   return exports;
 }
 

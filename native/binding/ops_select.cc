@@ -1,0 +1,111 @@
+// selectSmallest(scores[], k, nan, eligible[]?, masks[]?, absolute?) -> { masks, threshold, eligible }
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../cpu/select/select.h"
+#include "args.h"
+#include "ops.h"
+
+namespace shears::binding {
+namespace {
+
+cpu::NanPolicy nan_policy(const Napi::Value& v) {
+  if (is_absent(v)) return cpu::NanPolicy::kError;
+  if (!v.IsString()) type_error("one of 'error', 'prune', 'keep'", "nan", v);
+  const std::string s = v.As<Napi::String>().Utf8Value();
+  if (s == "error") return cpu::NanPolicy::kError;
+  if (s == "prune") return cpu::NanPolicy::kPrune;
+  if (s == "keep") return cpu::NanPolicy::kKeep;
+  range_error("one of 'error', 'prune', 'keep'", "nan", describe(v));
+}
+
+Napi::Array array_arg(const Napi::Value& v, const char* name, uint32_t expected_length, bool check_length) {
+  if (!v.IsArray()) type_error("an Array", name, v);
+  Napi::Array a = v.As<Napi::Array>();
+  if (check_length && a.Length() != expected_length)
+    range_error("an Array of length " + std::to_string(expected_length) + " (one per scores buffer)", name,
+                "length " + std::to_string(a.Length()));
+  return a;
+}
+
+Task prepare_select(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Napi::Array scores = array_arg(info[0], "scores", 0, false);
+  const uint32_t count = scores.Length();
+  if (!info[1].IsNumber()) type_error("integer >= 0", "k", info[1]);
+  const double kd = info[1].As<Napi::Number>().DoubleValue();
+  if (!(kd >= 0) || kd != static_cast<double>(static_cast<int64_t>(kd))) range_error("integer >= 0", "k", describe(info[1]));
+  const int64_t k = static_cast<int64_t>(kd);
+  const cpu::NanPolicy nan = nan_policy(info[2]);
+  const bool absolute = boolean(info[5], "absolute", false);
+  const bool has_eligible = !is_absent(info[3]);
+  const bool has_masks = !is_absent(info[4]);
+  Napi::Array eligible = has_eligible ? array_arg(info[3], "eligible", count, true) : Napi::Array();
+  Napi::Array masks_in = has_masks ? array_arg(info[4], "masks", count, true) : Napi::Array();
+
+  auto buffers = std::make_shared<std::vector<cpu::ScoreBuffer>>(count);
+  Napi::Array masks = Napi::Array::New(env, count);
+  Task t;
+  std::vector<std::pair<const void*, size_t>> inputs;
+  for (uint32_t i = 0; i < count; ++i) {
+    const std::string sname = "scores[" + std::to_string(i) + "]";
+    const Array<float> s = f32(scores.Get(i), sname.c_str());
+    cpu::ScoreBuffer& b = (*buffers)[i];
+    b.scores = s.data;
+    b.count = s.length;
+    inputs.push_back({s.data, s.bytes()});
+    t.pin(s.handle);
+    if (has_eligible && !is_absent(eligible.Get(i))) {
+      const std::string ename = "eligible[" + std::to_string(i) + "]";
+      const Array<uint8_t> e = u8(eligible.Get(i), ename.c_str());
+      expect_length(e, s.length, ename.c_str(), "scores[" + std::to_string(i) + "].length");
+      b.eligible = e.data;
+      inputs.push_back({e.data, static_cast<size_t>(e.length)});
+      t.pin(e.handle);
+    }
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    cpu::ScoreBuffer& b = (*buffers)[i];
+    Napi::Value m;
+    if (has_masks && !is_absent(masks_in.Get(i))) {
+      const std::string mname = "masks[" + std::to_string(i) + "]";
+      const Array<uint8_t> out = u8(masks_in.Get(i), mname.c_str());
+      expect_length(out, b.count, mname.c_str(), "scores[" + std::to_string(i) + "].length");
+      const char* lo = reinterpret_cast<const char*>(out.data);
+      for (const auto& [p, bytes] : inputs) {
+        const char* a = static_cast<const char*>(p);
+        // An eligibility mask may double as the output (in-place composition); scores may not.
+        if (bytes > 0 && out.length > 0 && a < lo + out.length && lo < a + bytes && p != out.data)
+          range_error("an array that shares no memory with the scores", mname.c_str(), "an overlapping array");
+      }
+      b.mask = out.data;
+      m = out.handle;
+    } else {
+      Napi::Uint8Array arr = Napi::Uint8Array::New(env, static_cast<size_t>(b.count));
+      b.mask = arr.Data();
+      m = arr;
+    }
+    masks.Set(i, m);
+  }
+  const size_t slot = t.pin(masks);
+  auto result = std::make_shared<cpu::SelectResult>();
+  t.run = [buffers, k, nan, absolute, result] { *result = cpu::select_smallest(*buffers, k, nan, absolute); };
+  t.finish = [slot, result](Napi::Env e, Task& self) {
+    Napi::Object o = Napi::Object::New(e);
+    o.Set("masks", self.pinned(slot));
+    o.Set("threshold", result->threshold);
+    o.Set("eligible", static_cast<double>(result->eligible));
+    return o;
+  };
+  return t;
+}
+
+}  // namespace
+
+void register_select_ops(Napi::Env env, Napi::Object exports) {
+  exports.Set("selectSmallest", Napi::Function::New(env, Sync<prepare_select>, "selectSmallest"));
+  exports.Set("selectSmallestAsync", Napi::Function::New(env, Async<prepare_select>, "selectSmallestAsync"));
+}
+
+}  // namespace shears::binding

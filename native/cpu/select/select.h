@@ -1,0 +1,47 @@
+// Exact selection over float32 scores: which entries are the k smallest, across several buffers
+// without concatenating them (global pruning), in O(n) with a multithreaded radix select.
+//
+// Order: scores compare as floats (-0 == +0); NaN is rejected, or ranks below every number
+// (nan = prune) or above every number (nan = keep). Ties at the threshold are broken by position:
+// the lowest global index (buffer order, then index within a buffer) is selected first, the rule
+// PyTorch's stable selection follows, so the same scores always give the same masks.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace shears::cpu {
+
+enum class NanPolicy { kError, kPrune, kKeep };
+
+struct ScoreBuffer {
+  const float* scores = nullptr;
+  int64_t count = 0;
+  const uint8_t* eligible = nullptr;  // optional: only entries with eligible[i] != 0 take part
+  uint8_t* mask = nullptr;            // output: 0 for the selected (pruned) entries, else 1
+};
+
+struct SelectResult {
+  int64_t eligible = 0;      // entries that took part
+  int64_t selected = 0;      // == k
+  float threshold = 0.0f;    // score of the k-th smallest selected entry (NaN when k == 0)
+};
+
+// Selects the k smallest eligible scores over all buffers and writes every buffer's mask: 0 where
+// selected or not eligible, 1 elsewhere. Throws RangeError when k exceeds the eligible count or a
+// score is NaN under NanPolicy::kError (naming the buffer and index); masks are written only after
+// every check passed.
+// With `absolute`, |score| is ranked (L1 magnitude) without materialising it.
+SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPolicy nan, bool absolute);
+
+// Order-preserving map from float to uint32 (for the radix passes), with the NaN policy applied.
+inline uint32_t score_key(float f, NanPolicy nan, bool absolute) {
+  if (f != f) return nan == NanPolicy::kKeep ? 0xFFFFFFFFu : 0u;
+  if (absolute) f = __builtin_fabsf(f);
+  f += 0.0f;  // -0 + +0 is +0: the two zeros are one key
+  uint32_t u;
+  __builtin_memcpy(&u, &f, sizeof u);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+}  // namespace shears::cpu

@@ -1,0 +1,159 @@
+/**
+ * Pruning: masks equal torch.nn.utils.prune's bit for bit (fixtures made by
+ * test/fixtures/make_prune_fixtures.py with PyTorch), the selection engine agrees with a full sort
+ * on random, constant, tied and ±0 inputs, and the amount rules and errors follow PyTorch's.
+ */
+import { readFileSync } from 'node:fs';
+
+import { describe, expect, it } from 'vitest';
+
+import { prune, selectSmallest, selectSmallestAsync, Tensor } from '../src/index.js';
+import { caseRng, expectEqualArrays, expectThrows, seed } from './helpers.js';
+
+type AmountJson = { count: number } | { fraction: number };
+const fixtures = JSON.parse(readFileSync(new URL('./fixtures/prune-unstructured.json', import.meta.url), 'utf8')) as {
+  cases: Record<string, unknown>[];
+};
+
+const tensor = (data: number[], shape: number[]) => new Tensor(Float32Array.from(data), shape);
+const ones = (a: Uint8Array) => a.reduce((s, v) => s + v, 0);
+
+/** Reference: indices of the k smallest by (key, index), the documented tie rule. */
+function referenceMask(scores: Float32Array[], k: number, eligible?: (Uint8Array | undefined)[], absolute = false): Uint8Array[] {
+  const all: { key: number; b: number; i: number; g: number }[] = [];
+  let g = 0;
+  scores.forEach((s, b) =>
+    s.forEach((v, i) => {
+      if (!eligible?.[b] || eligible[b]![i]) all.push({ key: absolute ? Math.abs(v) : v, b, i, g });
+      g++;
+    }),
+  );
+  all.sort((x, y) => x.key - y.key || x.g - y.g);
+  const masks = scores.map((s, b) => Uint8Array.from(s, (_, i) => (eligible?.[b] && !eligible[b]![i] ? 0 : 1)));
+  for (const e of all.slice(0, k)) masks[e.b][e.i] = 0;
+  return masks;
+}
+
+describe('parity with torch.nn.utils.prune', () => {
+  it(`l1Unstructured, importance scores, iterative composition and global pruning match (${fixtures.cases.length} cases)`, () => {
+    for (const c of fixtures.cases) {
+      const label = `${c.kind} ${JSON.stringify(c.shape ?? c.shapes)} ${JSON.stringify(c.amount ?? c.amounts)}`;
+      if (c.kind === 'l1') {
+        const t = tensor(c.data as number[], c.shape as number[]);
+        const importanceScores = c.scores ? Float32Array.from(c.scores as number[]) : undefined;
+        expectEqualArrays(prune.l1Unstructured(t, { amount: c.amount as AmountJson, importanceScores }), c.mask as number[], label);
+      } else if (c.kind === 'l1-iterative') {
+        const t = tensor(c.data as number[], c.shape as number[]);
+        const [a1, a2] = c.amounts as AmountJson[];
+        const first = prune.l1Unstructured(t, { amount: a1 });
+        expectEqualArrays(first, c.first as number[], `${label} first`);
+        expectEqualArrays(prune.l1Unstructured(t, { amount: a2, mask: first }), c.mask as number[], `${label} second`);
+      } else {
+        const ts = (c.data as number[][]).map((d, i) => tensor(d, (c.shapes as number[][])[i]));
+        const before = (c.before as number[][]).map((m) => Uint8Array.from(m));
+        const masks = prune.globalUnstructured(ts, { amount: c.amount as AmountJson, method: 'l1', masks: before });
+        masks.forEach((m, i) => expectEqualArrays(m, (c.masks as number[][])[i], `${label} tensor ${i}`));
+      }
+    }
+  });
+});
+
+describe('selection engine', () => {
+  const inputs: [string, (n: number, r: () => number) => Float32Array][] = [
+    ['random', (n, r) => Float32Array.from({ length: n }, () => r() * 2 - 1)],
+    ['constant', (n) => new Float32Array(n).fill(0.25)],
+    ['heavily tied', (n, r) => Float32Array.from({ length: n }, () => Math.floor(r() * 4) - 2)],
+    ['±0 and ±inf', (n, r) => Float32Array.from({ length: n }, () => [0, -0, Infinity, -Infinity, 1e-30, -1e-30][Math.floor(r() * 6)])],
+  ];
+
+  it('agrees with a full sort (ties: lowest index first) over several buffers, with eligibility', () => {
+    for (const [name, make] of inputs)
+      for (const sizes of [[1], [10], [1000, 1, 0, 257], [70_000, 65_536]])
+        for (const absolute of [false, true]) {
+          const r = caseRng();
+          const scores = sizes.map((n) => make(n, r));
+          const eligible = sizes.map((n, b) => (b % 2 ? Uint8Array.from({ length: n }, () => (r() < 0.7 ? 1 : 0)) : undefined));
+          const total = scores.reduce((s, a, b) => s + (eligible[b] ? ones(eligible[b]!) : a.length), 0);
+          for (const k of new Set([0, 1, Math.floor(total / 3), total - 1, total].filter((x) => x >= 0))) {
+            const got = selectSmallest(scores, k, { eligible, absolute });
+            const want = referenceMask(scores, k, eligible, absolute);
+            got.masks.forEach((m, b) => expectEqualArrays(m, want[b], `${name} sizes=${sizes} k=${k} abs=${absolute} buffer ${b}`));
+            expect(got.eligible).toBe(total);
+          }
+        }
+  });
+
+  it('NaN scores: rejected by default, ranked lowest with prune, highest with keep', async () => {
+    const s = Float32Array.of(0.5, Number.NaN, -1, 2);
+    expectThrows(() => selectSmallest([s], 1), RangeError, 'scores[0][1] is NaN');
+    expectEqualArrays(selectSmallest([s], 1, { nan: 'prune' }).masks[0], [1, 0, 1, 1], 'prune');
+    expectEqualArrays(selectSmallest([s], 3, { nan: 'keep' }).masks[0], [0, 1, 0, 0], 'keep');
+    expectEqualArrays((await selectSmallestAsync([s], 2, { nan: 'prune' })).masks[0], [1, 0, 0, 1], 'async');
+  });
+
+  it('rejects a k larger than the eligible entries and writes nothing', () => {
+    const out = new Uint8Array(3).fill(7);
+    expectThrows(() => selectSmallest([Float32Array.of(1, 2, 3)], 4, { masks: [out] }), RangeError, '3 eligible', '4');
+    expectEqualArrays(out, [7, 7, 7], 'out untouched');
+    expectThrows(() => selectSmallest([new Float64Array(2) as unknown as Float32Array], 1), TypeError, 'scores[0]');
+    expectThrows(() => selectSmallest([Float32Array.of(1)], 1, { eligible: [new Uint8Array(2)] }), RangeError, 'eligible[0]');
+  });
+});
+
+describe('prune methods', () => {
+  const t = tensor([0.3, -0.1, 0.2, -0.4, 0.05, 0.6, -0.7, 0.15], [2, 4]);
+
+  it('amount: integers count, fractions round half to even, out-of-range amounts throw', () => {
+    expect(ones(prune.l1Unstructured(t, { amount: 3 }))).toBe(5);
+    expect(ones(prune.l1Unstructured(t, { amount: 0.3 }))).toBe(6); // round(2.4) = 2
+    expect(ones(prune.l1Unstructured(t, { amount: { fraction: 1 } }))).toBe(0);
+    expect(ones(prune.l1Unstructured(t, { amount: { count: 1 } }))).toBe(7);
+    expect(prune.roundHalfEven(2.5)).toBe(2);
+    expect(prune.roundHalfEven(3.5)).toBe(4);
+    expect(prune.roundHalfEven(-2.5)).toBe(-2);
+    expectThrows(() => prune.l1Unstructured(t, { amount: 9 }), RangeError, 'amount', '8 entries');
+    expectThrows(() => prune.l1Unstructured(t, { amount: -1 }), RangeError, 'amount');
+    expectThrows(() => prune.l1Unstructured(t, { amount: 1.5 }), RangeError, 'amount');
+    expectThrows(() => prune.l1Unstructured(t, { amount: '0.5' as unknown as number }), TypeError, 'amount');
+    expectThrows(() => prune.l1Unstructured({} as Tensor, { amount: 1 }), TypeError, 'Tensor');
+    expectThrows(() => prune.l1Unstructured(t, { amount: 1, mask: new Uint8Array(3) }), RangeError, 'mask');
+  });
+
+  it('composition only shrinks masks and counts the amount among the kept entries', () => {
+    const r = caseRng();
+    const big = new Tensor(Float32Array.from({ length: 5000 }, () => r() - 0.5), [50, 100]);
+    let mask = prune.identity(big);
+    expect(ones(mask)).toBe(5000);
+    for (const amount of [0.5, 0.3, 100, 0.999]) {
+      const keptBefore = ones(mask);
+      const next = prune.l1Unstructured(big, { amount, mask });
+      const want = keptBefore - (Number.isInteger(amount) ? amount : prune.roundHalfEven(amount * keptBefore));
+      expect(ones(next), `seed ${seed}`).toBe(want);
+      for (let i = 0; i < mask.length; i++) if (!mask[i]) expect(next[i]).toBe(0);
+      mask = next;
+    }
+  });
+
+  it('randomUnstructured is exact in count and reproducible with a seed', () => {
+    const big = new Tensor(new Float32Array(10_000), [100, 100]);
+    const a = prune.randomUnstructured(big, { amount: 0.37, seed: 7 });
+    expect(ones(a)).toBe(10_000 - 3700);
+    expectEqualArrays(prune.randomUnstructured(big, { amount: 0.37, seed: 7 }), a, 'same seed');
+    expect(prune.randomUnstructured(big, { amount: 0.37, seed: 8 })).not.toEqual(a);
+    const again = prune.randomUnstructured(big, { amount: 0.5, seed: 1, mask: a });
+    expect(ones(again)).toBe(6300 - 3150);
+    const g = prune.globalUnstructured([big, new Tensor(new Float32Array(50), [50])], { amount: 25, method: 'random', seed: 3 });
+    expect(ones(g[0]) + ones(g[1])).toBe(10_025);
+  });
+
+  it('customFromMask combines masks; remove bakes zeros into a new tensor', () => {
+    const m = Uint8Array.of(1, 0, 1, 1, 0, 1, 1, 1);
+    expectEqualArrays(prune.customFromMask(t, m), m, 'custom');
+    expectEqualArrays(prune.customFromMask(t, m, { mask: Uint8Array.of(0, 1, 1, 1, 1, 1, 1, 0) }), [0, 0, 1, 1, 0, 1, 1, 0], 'combined');
+    expectThrows(() => prune.customFromMask(t, new Uint8Array(8).fill(2)), RangeError, 'mask', '0 and 1');
+    const r = prune.remove(t, m);
+    expect(r.shape).toEqual([2, 4]);
+    expectEqualArrays(r.data, Float32Array.of(0.3, 0, 0.2, -0.4, 0, 0.6, -0.7, 0.15), 'removed');
+    expect(t.data[1]).toBeCloseTo(-0.1);
+  });
+});
