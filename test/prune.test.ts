@@ -58,6 +58,38 @@ describe('parity with torch.nn.utils.prune', () => {
   });
 });
 
+describe('parity with torch.nn.utils.prune: structured', () => {
+  const structured = JSON.parse(readFileSync(new URL('./fixtures/prune-structured.json', import.meta.url), 'utf8')) as {
+    cases: { kind: string; shape: number[]; data: number[]; n: number | 'Infinity'; dim: number; amount: AmountJson; before?: number[]; mask: number[] }[];
+  };
+
+  it(`lnStructured along every dim, n = 1, 2, 3, ∞, alone and composed (${structured.cases.length} cases)`, () => {
+    for (const c of structured.cases) {
+      const t = tensor(c.data, c.shape);
+      const n = c.n === 'Infinity' ? Infinity : c.n;
+      const mask = c.before ? Uint8Array.from(c.before) : undefined;
+      const label = `${c.kind} ${JSON.stringify(c.shape)} dim=${c.dim} n=${c.n} ${JSON.stringify(c.amount)}`;
+      expectEqualArrays(prune.lnStructured(t, { amount: c.amount, n, dim: c.dim, mask }), c.mask, label);
+    }
+  });
+
+  it('randomStructured prunes whole slices, exactly the amount, reproducibly; bad dim and n are rejected', () => {
+    const t = new Tensor(new Float32Array(4 * 6 * 5).fill(1), [4, 6, 5]);
+    const m = prune.randomStructured(t, { amount: 2, dim: 1, seed: 11 });
+    const slices = [0, 1, 2, 3, 4, 5].map((c) => {
+      const vals = [];
+      for (let o = 0; o < 4; o++) for (let i = 0; i < 5; i++) vals.push(m[(o * 6 + c) * 5 + i]);
+      return vals;
+    });
+    for (const v of slices) expect(new Set(v).size).toBe(1); // a slice is all kept or all pruned
+    expect(slices.filter((v) => v[0] === 0).length).toBe(2);
+    expectEqualArrays(prune.randomStructured(t, { amount: 2, dim: 1, seed: 11 }), m, 'same seed');
+    expectThrows(() => prune.lnStructured(t, { amount: 1, n: 2, dim: 3 }), RangeError, 'dim', '[-3, 2]');
+    expectThrows(() => prune.lnStructured(t, { amount: 1, n: 0, dim: 0 }), RangeError, 'for n');
+    expectThrows(() => prune.lnStructured(t, { amount: 7, n: 2, dim: 1 }), RangeError, 'amount', '6 entries');
+  });
+});
+
 describe('selection engine', () => {
   const inputs: [string, (n: number, r: () => number) => Float32Array][] = [
     ['random', (n, r) => Float32Array.from({ length: n }, () => r() * 2 - 1)],

@@ -2,3 +2,4 @@ export { entriesToPrune, roundHalfEven, type Amount } from './amount.js';
 export { selectSmallest, selectSmallestAsync, type NanRule, type Selection, type SelectOptions } from './select.js';
 export { Tensor } from './tensor.js';
 export * from './unstructured.js';
+export { lnStructured, randomStructured, type StructuredOptions } from './structured.js';

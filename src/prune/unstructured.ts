@@ -7,6 +7,7 @@
 import { optionsObject, rangeError, typeError } from '../errors.js';
 import { entriesToPrune, type Amount } from './amount.js';
 import { selectSmallest, type NanRule } from './select.js';
+import { randomScores, seedOf } from './random.js';
 import { asTensor, maskData, scoreData, Tensor } from './tensor.js';
 
 export interface UnstructuredOptions {
@@ -43,31 +44,6 @@ export function l1Unstructured(t: Tensor, options: UnstructuredOptions & { impor
   const mask = maskData(o.mask, t);
   const k = entriesToPrune(o.amount!, kept(mask, t.size));
   return selectSmallest([scores], k, { nan: o.nan, eligible: [mask], absolute: true }).masks[0];
-}
-
-/** Seeded uniform scores in [0, 1) (xoshiro128**), so random pruning is reproducible. */
-function randomScores(n: number, seed: number): Float32Array {
-  let a = seed >>> 0 || 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = Math.imul(seed, 0x9e3779b1) >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = Math.imul(((Math.imul(b, 5) << 7) | (Math.imul(b, 5) >>> 25)) >>> 0, 9) >>> 0;
-    const t = (b << 9) >>> 0;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c = (c ^ t) >>> 0;
-    d = ((d << 11) | (d >>> 21)) >>> 0;
-    out[i] = (r >>> 8) / 16777216;
-  }
-  return out;
-}
-
-function seedOf(seed: unknown): number {
-  if (seed === undefined) return Math.floor(Math.random() * 2 ** 32);
-  if (typeof seed !== 'number') throw typeError('seed', 'an integer', seed);
-  if (!Number.isInteger(seed)) throw rangeError('seed', 'an integer', seed);
-  return seed >>> 0;
 }
 
 /** Prunes `amount` entries chosen uniformly at random; with a `seed`, reproducibly. */
