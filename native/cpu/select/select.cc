@@ -33,6 +33,24 @@ std::vector<Span> make_spans(const std::vector<ScoreBuffer>& buffers) {
 constexpr int kShift[3] = {21, 10, 0};
 constexpr uint32_t kBins[3] = {2048, 2048, 1024};
 
+// Branch-free score_key for the hot loops (same order as score_key).
+inline uint32_t fast_key(float f, uint32_t nan_key, bool absolute) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  if (absolute) u &= 0x7FFFFFFFu;
+  const uint32_t mag = u & 0x7FFFFFFFu;
+  if (mag == 0) u = 0;                              // -0 is +0
+  const uint32_t sign = static_cast<uint32_t>(static_cast<int32_t>(u) >> 31);
+  const uint32_t key = u ^ (sign | 0x80000000u);    // negatives flip, positives get the top bit
+  return mag > 0x7F800000u ? nan_key : key;
+}
+
+// An entry whose key falls in the bin the first radix pass picked.
+struct Candidate {
+  uint32_t key;
+  int64_t index;  // within its buffer
+};
+
 }  // namespace
 
 SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPolicy nan, bool absolute) {
@@ -40,111 +58,190 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
   const std::vector<Span> spans = make_spans(buffers);
   const int64_t tasks = static_cast<int64_t>(spans.size());
 
-  // Pass 0: NaN check and eligible count.
-  std::vector<int64_t> eligible_in(static_cast<size_t>(tasks), 0);
-  std::atomic<int64_t> nan_task{std::numeric_limits<int64_t>::max()};
-  pool.run(tasks, [&](int64_t t, int) {
+  const uint32_t nan_key = nan == NanPolicy::kKeep ? 0xFFFFFFFFu : 0u;
+  const int width = pool.num_threads();
+  auto eligible_at = [&](const ScoreBuffer& b, int64_t i) { return !b.eligible || b.eligible[i]; };
+
+  // Pass 1: histogram of the top 11 bits of every eligible key; its total is the eligible count,
+  // and NaN scores are counted on the way (rejected below under NanPolicy::kError).
+  std::vector<std::vector<int64_t>> hist(static_cast<size_t>(width), std::vector<int64_t>(kBins[0], 0));
+  std::vector<int64_t> nans(static_cast<size_t>(tasks), 0);
+  pool.run(tasks, [&](int64_t t, int w) {
     const Span& s = spans[t];
     const ScoreBuffer& b = buffers[s.buffer];
+    int64_t* h = hist[static_cast<size_t>(w)].data();
     int64_t n = 0;
-    bool has_nan = false;
-    for (int64_t i = s.begin; i < s.end; ++i) {
-      if (b.eligible && !b.eligible[i]) continue;
-      ++n;
-      has_nan |= b.scores[i] != b.scores[i];
+    auto add = [&](float f) {
+      uint32_t u;
+      std::memcpy(&u, &f, sizeof u);
+      n += (u & 0x7FFFFFFFu) > 0x7F800000u;
+      ++h[fast_key(f, nan_key, absolute) >> kShift[0]];
+    };
+    if (!b.eligible) {
+      for (int64_t i = s.begin; i < s.end; ++i) add(b.scores[i]);
+    } else {
+      for (int64_t i = s.begin; i < s.end; ++i)
+        if (b.eligible[i]) add(b.scores[i]);
     }
-    eligible_in[t] = n;
-    if (has_nan && nan == NanPolicy::kError) {
-      int64_t cur = nan_task.load();
-      while (t < cur && !nan_task.compare_exchange_weak(cur, t)) {}
-    }
+    nans[static_cast<size_t>(t)] = n;
   });
-  if (nan_task.load() != std::numeric_limits<int64_t>::max()) {
-    const Span& s = spans[nan_task.load()];
-    const ScoreBuffer& b = buffers[s.buffer];
-    for (int64_t i = s.begin; i < s.end; ++i)
-      if ((!b.eligible || b.eligible[i]) && b.scores[i] != b.scores[i])
-        throw_range_error("Expected finite or infinite scores but scores[" + std::to_string(s.buffer) + "][" +
-                          std::to_string(i) + "] is NaN (pass nan: 'prune' or 'keep' to rank NaN scores)");
+  if (nan == NanPolicy::kError) {
+    for (int64_t t = 0; t < tasks; ++t) {
+      if (nans[static_cast<size_t>(t)] == 0) continue;
+      const Span& s = spans[t];
+      const ScoreBuffer& b = buffers[s.buffer];
+      for (int64_t i = s.begin; i < s.end; ++i)
+        if (eligible_at(b, i) && b.scores[i] != b.scores[i])
+          throw_range_error("Expected finite or infinite scores but scores[" + std::to_string(s.buffer) + "][" +
+                            std::to_string(i) + "] is NaN (pass nan: 'prune' or 'keep' to rank NaN scores)");
+    }
   }
   SelectResult result;
-  for (int64_t n : eligible_in) result.eligible += n;
+  for (auto& h : hist)
+    for (int64_t c : h) result.eligible += c;
   if (k < 0 || k > result.eligible)
     throw_range_error("Expected an amount between 0 and the " + std::to_string(result.eligible) +
                       " eligible entries but received " + std::to_string(k));
   result.selected = k;
   result.threshold = std::numeric_limits<float>::quiet_NaN();
 
-  // Radix passes: find the key T of the k-th smallest (1-based) eligible entry and how many keys
-  // are below it. Each pass histograms the keys whose higher digits match the prefix found so far.
-  uint32_t prefix = 0, prefix_mask = 0;
-  int64_t below = 0;          // eligible keys smaller than every key with the current prefix
-  int64_t rank = k;           // we want the rank-th smallest among keys with the prefix
-  const int width = pool.num_threads();
-  if (k > 0) {
-    for (int pass = 0; pass < 3; ++pass) {
-      const uint32_t bins = kBins[pass];
-      const int shift = kShift[pass];
-      std::vector<std::vector<int64_t>> hist(static_cast<size_t>(width), std::vector<int64_t>(bins, 0));
-      pool.run(tasks, [&](int64_t t, int w) {
-        const Span& s = spans[t];
-        const ScoreBuffer& b = buffers[s.buffer];
-        int64_t* h = hist[static_cast<size_t>(w)].data();
-        for (int64_t i = s.begin; i < s.end; ++i) {
-          if (b.eligible && !b.eligible[i]) continue;
-          const uint32_t key = score_key(b.scores[i], nan, absolute);
-          if ((key & prefix_mask) == prefix) ++h[(key >> shift) & (bins - 1)];
-        }
-      });
-      uint32_t digit = 0;
-      for (; digit < bins; ++digit) {
-        int64_t c = 0;
-        for (auto& h : hist) c += h[digit];
-        if (rank <= c) break;
-        rank -= c;
-        below += c;
-      }
-      prefix |= digit << shift;
-      prefix_mask |= (bins - 1) << shift;
-    }
+  if (k == 0) {
+    pool.run(tasks, [&](int64_t t, int) {
+      const Span& s = spans[t];
+      ScoreBuffer& b = buffers[s.buffer];
+      for (int64_t i = s.begin; i < s.end; ++i) b.mask[i] = eligible_at(b, i) ? 1 : 0;
+    });
+    return result;
   }
-  const uint32_t threshold_key = prefix;
-  const int64_t ties_to_select = k - below;  // among keys == threshold_key, in index order
 
-  // Ties per task, so each task knows how many equal keys come before it in global order.
-  std::vector<int64_t> ties_before(static_cast<size_t>(tasks) + 1, 0);
-  if (k > 0) {
+  int64_t rank = k;
+  uint32_t bin = 0;
+  int64_t bin_count = 0;
+  for (; bin < kBins[0]; ++bin) {
+    int64_t c = 0;
+    for (auto& h : hist) c += h[bin];
+    if (rank <= c) {
+      bin_count = c;
+      break;
+    }
+    rank -= c;
+  }
+
+  // More radix passes over everything while the chosen bin is large (float keys crowd into few
+  // top-bit bins: one exponent holds a quarter of a uniform range); then the few candidates left
+  // are gathered per task (in index order) and finished with nth_element.
+  uint32_t prefix = bin << kShift[0], prefix_mask = (kBins[0] - 1) << kShift[0];
+  int64_t count = bin_count;
+  const int64_t limit = result.eligible / 64 + 4096;
+  int pass = 1;
+  for (; pass < 3 && count > limit; ++pass) {
+    const uint32_t bins = kBins[pass];
+    const int shift = kShift[pass];
+    for (auto& h : hist) std::fill(h.begin(), h.begin() + bins, 0);
+    pool.run(tasks, [&](int64_t t, int w) {
+      const Span& s = spans[t];
+      const ScoreBuffer& b = buffers[s.buffer];
+      int64_t* h = hist[static_cast<size_t>(w)].data();
+      for (int64_t i = s.begin; i < s.end; ++i) {
+        if (!eligible_at(b, i)) continue;
+        const uint32_t key = fast_key(b.scores[i], nan_key, absolute);
+        if ((key & prefix_mask) == prefix) ++h[(key >> shift) & (bins - 1)];
+      }
+    });
+    uint32_t digit = 0;
+    for (; digit < bins; ++digit) {
+      int64_t c = 0;
+      for (auto& h : hist) c += h[digit];
+      if (rank <= c) {
+        count = c;
+        break;
+      }
+      rank -= c;
+    }
+    prefix |= digit << shift;
+    prefix_mask |= (bins - 1) << shift;
+  }
+
+  uint32_t threshold_key = prefix;
+  int64_t ties_to_select = rank;  // when the whole key is known: among keys equal to it
+  std::vector<std::vector<Candidate>> cand(static_cast<size_t>(tasks));
+  const bool compact = count <= limit;
+  if (compact) {
+    pool.run(tasks, [&](int64_t t, int) {
+      const Span& s = spans[t];
+      const ScoreBuffer& b = buffers[s.buffer];
+      std::vector<Candidate>& out = cand[static_cast<size_t>(t)];
+      auto consider = [&](int64_t i) {
+        const uint32_t key = fast_key(b.scores[i], nan_key, absolute);
+        if ((key & prefix_mask) == prefix) out.push_back({key, i});
+      };
+      if (!b.eligible) {
+        for (int64_t i = s.begin; i < s.end; ++i) consider(i);
+      } else {
+        for (int64_t i = s.begin; i < s.end; ++i)
+          if (b.eligible[i]) consider(i);
+      }
+    });
+    std::vector<uint32_t> keys;
+    keys.reserve(static_cast<size_t>(count));
+    for (auto& c : cand)
+      for (const Candidate& e : c) keys.push_back(e.key);
+    std::nth_element(keys.begin(), keys.begin() + (rank - 1), keys.end());
+    threshold_key = keys[static_cast<size_t>(rank - 1)];
+    int64_t less = 0;
+    for (uint32_t key : keys) less += key < threshold_key;
+    ties_to_select = rank - less;
+  }
+
+  if (compact) {
+    // Branch-free masks (ties kept for now), then the first ties_to_select ties in global order,
+    // known from the candidate lists, are pruned.
+    pool.run(tasks, [&](int64_t t, int) {
+      const Span& s = spans[t];
+      ScoreBuffer& b = buffers[s.buffer];
+      if (!b.eligible) {
+        for (int64_t i = s.begin; i < s.end; ++i) b.mask[i] = fast_key(b.scores[i], nan_key, absolute) >= threshold_key;
+      } else {
+        for (int64_t i = s.begin; i < s.end; ++i)
+          b.mask[i] = b.eligible[i] && fast_key(b.scores[i], nan_key, absolute) >= threshold_key;
+      }
+    });
+    int64_t left = ties_to_select;
+    for (int64_t t = 0; t < tasks && left > 0; ++t)
+      for (const Candidate& e : cand[static_cast<size_t>(t)])
+        if (e.key == threshold_key && left > 0) {
+          buffers[spans[t].buffer].mask[e.index] = 0;
+          --left;
+        }
+  } else {
+    // Ties per task (one more pass), so each task knows how many equal keys come before it.
+    std::vector<int64_t> ties_before(static_cast<size_t>(tasks) + 1, 0);
     pool.run(tasks, [&](int64_t t, int) {
       const Span& s = spans[t];
       const ScoreBuffer& b = buffers[s.buffer];
       int64_t n = 0;
       for (int64_t i = s.begin; i < s.end; ++i)
-        if ((!b.eligible || b.eligible[i]) && score_key(b.scores[i], nan, absolute) == threshold_key) ++n;
+        if (eligible_at(b, i) && fast_key(b.scores[i], nan_key, absolute) == threshold_key) ++n;
       ties_before[t + 1] = n;
     });
     for (int64_t t = 0; t < tasks; ++t) ties_before[t + 1] += ties_before[t];
+    pool.run(tasks, [&](int64_t t, int) {
+      const Span& s = spans[t];
+      ScoreBuffer& b = buffers[s.buffer];
+      int64_t tie = ties_before[t];
+      for (int64_t i = s.begin; i < s.end; ++i) {
+        if (!eligible_at(b, i)) {
+          b.mask[i] = 0;
+          continue;
+        }
+        const uint32_t key = fast_key(b.scores[i], nan_key, absolute);
+        bool pruned = key < threshold_key;
+        if (key == threshold_key) pruned = tie++ < ties_to_select;
+        b.mask[i] = pruned ? 0 : 1;
+      }
+    });
   }
-
-  pool.run(tasks, [&](int64_t t, int) {
-    const Span& s = spans[t];
-    ScoreBuffer& b = buffers[s.buffer];
-    int64_t tie = ties_before[t];
-    for (int64_t i = s.begin; i < s.end; ++i) {
-      if (b.eligible && !b.eligible[i]) {
-        b.mask[i] = 0;
-        continue;
-      }
-      if (k == 0) {
-        b.mask[i] = 1;
-        continue;
-      }
-      const uint32_t key = score_key(b.scores[i], nan, absolute);
-      bool pruned = key < threshold_key;
-      if (key == threshold_key) pruned = tie++ < ties_to_select;
-      b.mask[i] = pruned ? 0 : 1;
-    }
-  });
-  if (k > 0) {
+  {
     // The threshold as a float: the inverse of score_key.
     const uint32_t u = (threshold_key & 0x80000000u) ? (threshold_key & 0x7FFFFFFFu) : ~threshold_key;
     float f;
