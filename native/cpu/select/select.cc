@@ -68,20 +68,24 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
   std::vector<int64_t> nans(static_cast<size_t>(tasks), 0);
   pool.run(tasks, [&](int64_t t, int w) {
     const Span& s = spans[t];
-    const ScoreBuffer& b = buffers[s.buffer];
-    int64_t* h = hist[static_cast<size_t>(w)].data();
+    // Locals, not fields: the stores below must not force reloads of what they might alias.
+    const float* const sc = buffers[s.buffer].scores;
+    const uint8_t* const el = buffers[s.buffer].eligible;
+    const uint32_t nk = nan_key;
+    const bool ab = absolute;
+    int64_t* const h = hist[static_cast<size_t>(w)].data();
     int64_t n = 0;
     auto add = [&](float f) {
       uint32_t u;
       std::memcpy(&u, &f, sizeof u);
       n += (u & 0x7FFFFFFFu) > 0x7F800000u;
-      ++h[fast_key(f, nan_key, absolute) >> kShift[0]];
+      ++h[fast_key(f, nk, ab) >> kShift[0]];
     };
-    if (!b.eligible) {
-      for (int64_t i = s.begin; i < s.end; ++i) add(b.scores[i]);
+    if (!el) {
+      for (int64_t i = s.begin; i < s.end; ++i) add(sc[i]);
     } else {
       for (int64_t i = s.begin; i < s.end; ++i)
-        if (b.eligible[i]) add(b.scores[i]);
+        if (el[i]) add(sc[i]);
     }
     nans[static_cast<size_t>(t)] = n;
   });
@@ -140,12 +144,15 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
     for (auto& h : hist) std::fill(h.begin(), h.begin() + bins, 0);
     pool.run(tasks, [&](int64_t t, int w) {
       const Span& s = spans[t];
-      const ScoreBuffer& b = buffers[s.buffer];
-      int64_t* h = hist[static_cast<size_t>(w)].data();
+      const float* const sc = buffers[s.buffer].scores;
+      const uint8_t* const el = buffers[s.buffer].eligible;
+      const uint32_t nk = nan_key, pm = prefix_mask, pf = prefix, bm = bins - 1;
+      const bool ab = absolute;
+      int64_t* const h = hist[static_cast<size_t>(w)].data();
       for (int64_t i = s.begin; i < s.end; ++i) {
-        if (!eligible_at(b, i)) continue;
-        const uint32_t key = fast_key(b.scores[i], nan_key, absolute);
-        if ((key & prefix_mask) == prefix) ++h[(key >> shift) & (bins - 1)];
+        if (el && !el[i]) continue;
+        const uint32_t key = fast_key(sc[i], nk, ab);
+        if ((key & pm) == pf) ++h[(key >> shift) & bm];
       }
     });
     uint32_t digit = 0;
@@ -169,17 +176,15 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
   if (compact) {
     pool.run(tasks, [&](int64_t t, int) {
       const Span& s = spans[t];
-      const ScoreBuffer& b = buffers[s.buffer];
+      const float* const sc = buffers[s.buffer].scores;
+      const uint8_t* const el = buffers[s.buffer].eligible;
+      const uint32_t nk = nan_key, pm = prefix_mask, pf = prefix;
+      const bool ab = absolute;
       std::vector<Candidate>& out = cand[static_cast<size_t>(t)];
-      auto consider = [&](int64_t i) {
-        const uint32_t key = fast_key(b.scores[i], nan_key, absolute);
-        if ((key & prefix_mask) == prefix) out.push_back({key, i});
-      };
-      if (!b.eligible) {
-        for (int64_t i = s.begin; i < s.end; ++i) consider(i);
-      } else {
-        for (int64_t i = s.begin; i < s.end; ++i)
-          if (b.eligible[i]) consider(i);
+      for (int64_t i = s.begin; i < s.end; ++i) {
+        if (el && !el[i]) continue;
+        const uint32_t key = fast_key(sc[i], nk, ab);
+        if ((key & pm) == pf) out.push_back({key, i});
       }
     });
     std::vector<uint32_t> keys;
@@ -198,12 +203,15 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
     // known from the candidate lists, are pruned.
     pool.run(tasks, [&](int64_t t, int) {
       const Span& s = spans[t];
-      ScoreBuffer& b = buffers[s.buffer];
-      if (!b.eligible) {
-        for (int64_t i = s.begin; i < s.end; ++i) b.mask[i] = fast_key(b.scores[i], nan_key, absolute) >= threshold_key;
+      const float* const sc = buffers[s.buffer].scores;
+      const uint8_t* const el = buffers[s.buffer].eligible;
+      uint8_t* const m = buffers[s.buffer].mask;
+      const uint32_t nk = nan_key, thr = threshold_key;
+      const bool ab = absolute;
+      if (!el) {
+        for (int64_t i = s.begin; i < s.end; ++i) m[i] = fast_key(sc[i], nk, ab) >= thr;
       } else {
-        for (int64_t i = s.begin; i < s.end; ++i)
-          b.mask[i] = b.eligible[i] && fast_key(b.scores[i], nan_key, absolute) >= threshold_key;
+        for (int64_t i = s.begin; i < s.end; ++i) m[i] = el[i] && fast_key(sc[i], nk, ab) >= thr;
       }
     });
     int64_t left = ties_to_select;
