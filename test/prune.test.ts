@@ -189,3 +189,48 @@ describe('prune methods', () => {
     expect(t.data[1]).toBeCloseTo(-0.1);
   });
 });
+
+describe('granularities', () => {
+  it('N:M keeps exactly n of every m along the last dimension, the largest |score|, ties pruning the lowest index', () => {
+    const t = tensor([0.1, -0.9, 0.3, 0.2, 5, 5, 5, 5, -1, 0, 0, 2], [3, 4]);
+    expectEqualArrays(prune.nm(t, { n: 2, m: 4 }), [0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 1], '2:4');
+    expectEqualArrays(prune.nm(t, { n: 1, m: 2 }), [0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 0, 1], '1:2');
+    const r = caseRng();
+    for (const [n, m] of [[2, 4], [1, 4], [4, 8]]) {
+      const big = new Tensor(Float32Array.from({ length: 64 * 32 }, () => r() - 0.5), [64, 32]);
+      const mask = prune.nm(big, { n, m });
+      for (let g = 0; g < mask.length; g += m) {
+        const kept = mask.subarray(g, g + m);
+        expect(ones(kept), `${n}:${m} group ${g} (seed ${seed})`).toBe(n);
+        const keptMin = Math.min(...[...kept].map((k, j) => (k ? Math.abs(big.data[g + j]) : Infinity)));
+        const prunedMax = Math.max(...[...kept].map((k, j) => (k ? -Infinity : Math.abs(big.data[g + j]))));
+        expect(keptMin).toBeGreaterThanOrEqual(prunedMax);
+      }
+      // With a mask, entries pruned before stay pruned and groups keep at most n.
+      const first = prune.l1Unstructured(big, { amount: 0.6 });
+      const both = prune.nm(big, { n, m, mask: first });
+      for (let i = 0; i < both.length; i++) if (!first[i]) expect(both[i]).toBe(0);
+      for (let g = 0; g < both.length; g += m) expect(ones(both.subarray(g, g + m))).toBeLessThanOrEqual(n);
+    }
+    expectThrows(() => prune.nm(t, { n: 2, m: 3 }), RangeError, 'm', 'divisor');
+    expectThrows(() => prune.nm(t, { n: 5, m: 4 }), RangeError, 'for n');
+  });
+
+  it('block pruning removes the weakest whole blocks by L1, L2 or max pooling', () => {
+    // 4×4 weight, 2×2 blocks with L1 sums 1, 8, 2.2, 40 and maxima 0.4, 2, 2, 10.
+    const t = tensor([0.1, 0.2, 2, 2, 0.3, 0.4, 2, 2, 0.1, 0.1, 10, 10, 2, 0, 10, 10], [4, 4]);
+    const m = prune.blockUnstructured(t, { amount: 2, blockRows: 2, blockCols: 2 });
+    expectEqualArrays(m, [0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1], 'l1');
+    const mx = prune.blockUnstructured(t, { amount: 1, blockRows: 2, blockCols: 2, pool: 'max' });
+    expectEqualArrays(mx, [0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 'max');
+    const l2 = prune.blockUnstructured(t, { amount: 0.5, blockRows: 2, blockCols: 2, pool: 'l2' });
+    expect(ones(l2)).toBe(8);
+    // Composition: blocks already empty do not count towards the amount.
+    const again = prune.blockUnstructured(t, { amount: 1, blockRows: 2, blockCols: 2, mask: m });
+    // Blocks (0,0) and (1,0) are gone; of the two left, (0,1) (L1 = 8) is weaker than (1,1) (40).
+    expectEqualArrays(again, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1], 'composed');
+    expectThrows(() => prune.blockUnstructured(t, { amount: 1, blockRows: 3, blockCols: 2 }), RangeError, 'rows', 'blockRows (3)');
+    expectThrows(() => prune.blockUnstructured(new Tensor(new Float32Array(8), [2, 2, 2]), { amount: 1, blockRows: 1, blockCols: 1 }), RangeError, '2-D');
+  });
+});
+

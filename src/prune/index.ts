@@ -2,4 +2,5 @@ export { entriesToPrune, roundHalfEven, type Amount } from './amount.js';
 export { selectSmallest, selectSmallestAsync, type NanRule, type Selection, type SelectOptions } from './select.js';
 export { Tensor } from './tensor.js';
 export * from './unstructured.js';
+export { blockUnstructured, nm, type BlockOptions, type NMOptions } from './granularity.js';
 export { lnStructured, randomStructured, type StructuredOptions } from './structured.js';

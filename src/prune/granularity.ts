@@ -1,0 +1,100 @@
+/**
+ * Granularities beyond single entries: N:M groups along the input dimension (the pattern sparse
+ * tensor cores run: 2:4, 1:4, 4:8) and r×c blocks of a 2-D weight pooled by L1, L2 or max.
+ */
+import { optionsObject, positiveInteger, rangeError, typeError } from '../errors.js';
+import { entriesToPrune, type Amount } from './amount.js';
+import { selectSmallest } from './select.js';
+import { asTensor, maskData, scoreData, Tensor } from './tensor.js';
+
+export interface NMOptions {
+  /** Entries kept in every group. */
+  n: number;
+  /** Group size along the last (input) dimension, which it must divide. */
+  m: number;
+  importanceScores?: Tensor | Float32Array;
+  mask?: Uint8Array;
+}
+
+/**
+ * N:M pruning: in every group of `m` consecutive entries along the last dimension, keeps the `n`
+ * with the largest |score| and prunes the rest (ties prune the lowest index first). Entries pruned
+ * by the current mask stay pruned and rank below every kept one.
+ *
+ * @example
+ * const mask = prune.nm(w, { n: 2, m: 4 });   // 2:4, 50% sparse, tensor-core friendly
+ */
+export function nm(t: Tensor, options: NMOptions): Uint8Array {
+  asTensor(t);
+  const o = optionsObject(options);
+  const m = positiveInteger(o.m, 'm', 64);
+  if (typeof o.n !== 'number') throw typeError('n', `an integer between 0 and m (${m})`, o.n);
+  if (!Number.isInteger(o.n) || o.n < 0 || o.n > m) throw rangeError('n', `an integer between 0 and m (${m})`, o.n);
+  const n = o.n;
+  const inner = t.shape.length === 0 ? 1 : t.shape[t.shape.length - 1];
+  if (inner % m !== 0) throw rangeError('m', `a divisor of the last dimension (${inner})`, m);
+  const scores = scoreData(o.importanceScores, t);
+  const mask = maskData(o.mask, t);
+  const out = new Uint8Array(t.size);
+  const order = new Array<number>(m);
+  for (let g = 0; g < t.size; g += m) {
+    for (let j = 0; j < m; j++) order[j] = j;
+    // Rank: pruned entries first, then by |score|, then by index (lowest pruned first).
+    const rank = (j: number) => (mask && !mask[g + j] ? -1 : Math.abs(scores[g + j]));
+    order.sort((a, b) => rank(a) - rank(b) || a - b);
+    for (let j = m - n; j < m; j++) {
+      const e = g + order[j];
+      out[e] = mask ? mask[e] : 1;
+    }
+  }
+  return out;
+}
+
+export interface BlockOptions {
+  amount: Amount;
+  blockRows: number;
+  blockCols: number;
+  /** How a block's |scores| become its score: sum (l1), root of the sum of squares (l2), or max. */
+  pool?: 'l1' | 'l2' | 'max';
+  importanceScores?: Tensor | Float32Array;
+  mask?: Uint8Array;
+}
+
+/**
+ * Block pruning of a 2-D weight: scores are pooled per `blockRows × blockCols` block and the
+ * `amount` weakest blocks (among those still holding a kept entry) are pruned whole; a layout that
+ * BSR kernels turn into speed.
+ */
+export function blockUnstructured(t: Tensor, options: BlockOptions): Uint8Array {
+  asTensor(t);
+  const o = optionsObject(options);
+  if (t.shape.length !== 2) throw rangeError('t', 'a 2-D tensor', `shape [${t.shape.join(', ')}]`);
+  const [rows, cols] = t.shape;
+  const br = positiveInteger(o.blockRows, 'blockRows'), bc = positiveInteger(o.blockCols, 'blockCols');
+  if (rows % br !== 0) throw rangeError('rows', `a multiple of blockRows (${br})`, rows);
+  if (cols % bc !== 0) throw rangeError('cols', `a multiple of blockCols (${bc})`, cols);
+  const pool = o.pool ?? 'l1';
+  if (pool !== 'l1' && pool !== 'l2' && pool !== 'max') throw rangeError('pool', "'l1', 'l2' or 'max'", pool);
+  const scores = scoreData(o.importanceScores, t);
+  const mask = maskData(o.mask, t);
+  const nbr = rows / br, nbc = cols / bc;
+  const blockScore = new Float64Array(nbr * nbc);
+  const alive = new Uint8Array(nbr * nbc).fill(mask ? 0 : 1);
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++) {
+      const b = Math.floor(i / br) * nbc + Math.floor(j / bc);
+      const v = mask && !mask[i * cols + j] ? 0 : Math.abs(scores[i * cols + j]);
+      if (mask && mask[i * cols + j]) alive[b] = 1;
+      blockScore[b] = pool === 'max' ? Math.max(blockScore[b], v) : blockScore[b] + (pool === 'l2' ? v * v : v);
+    }
+  const pooled = Float32Array.from(blockScore, (s) => (pool === 'l2' ? Math.sqrt(s) : s));
+  const k = entriesToPrune(o.amount!, alive.reduce((a, b) => a + b, 0));
+  const keep = selectSmallest([pooled], k, { eligible: [alive] }).masks[0];
+  const out = new Uint8Array(t.size);
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++) {
+      const e = i * cols + j;
+      out[e] = keep[Math.floor(i / br) * nbc + Math.floor(j / bc)] ? (mask ? mask[e] : 1) : 0;
+    }
+  return out;
+}
