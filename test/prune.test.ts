@@ -234,3 +234,48 @@ describe('granularities', () => {
   });
 });
 
+describe('thresholds and budgets', () => {
+  it('threshold and k·σ prune below the magnitude and compose with a mask', () => {
+    const t = tensor([0.5, -0.05, 0.2, -1, 0.1, 0.01], [2, 3]);
+    expectEqualArrays(prune.threshold(t, { value: 0.15 }), [1, 0, 1, 1, 0, 0], 'abs');
+    expectEqualArrays(prune.threshold(t, { value: 0.15, mask: Uint8Array.of(0, 1, 1, 1, 1, 1) }), [0, 0, 1, 1, 0, 0], 'with mask');
+    const data = [0.5, -0.05, 0.2, -1, 0.1, 0.01];
+    const mean = data.reduce((a, b) => a + b) / 6;
+    const sd = Math.sqrt(data.reduce((a, b) => a + (b - mean) ** 2, 0) / 6);
+    expect(prune.sigmaThreshold(t, { k: 0.5 })).toBeCloseTo(0.5 * sd, 6);
+    expectEqualArrays(prune.sigma(t, { k: 0.5 }), data.map((v) => (Math.abs(v) >= 0.5 * sd ? 1 : 0)), 'k sigma');
+    expectThrows(() => prune.threshold(t, { value: -1 }), RangeError, 'value');
+    expectThrows(() => prune.sigma(t, { k: Number.NaN }), RangeError, 'for k');
+  });
+
+  it('uniform and ERK budgets meet the global target; ERK favours small layers and caps density at 1', () => {
+    const layers = [
+      { name: '0.weight', shape: [300, 784] },
+      { name: '2.weight', shape: [100, 300] },
+      { name: '4.weight', shape: [10, 100] },
+    ];
+    const total = 300 * 784 + 100 * 300 + 1000;
+    for (const distribution of ['uniform', 'erk'] as const)
+      for (const sparsity of [0, 0.5, 0.9, 0.98]) {
+        const b = prune.layerBudgets(layers, { sparsity, distribution });
+        const kept = layers.reduce((a, l) => a + (1 - b.get(l.name)!) * l.shape[0] * l.shape[1], 0);
+        expect(kept / total, `${distribution} ${sparsity}`).toBeCloseTo(1 - sparsity, 9);
+        for (const v of b.values()) expect(v).toBeGreaterThanOrEqual(0);
+        if (distribution === 'uniform') for (const v of b.values()) expect(v).toBeCloseTo(sparsity, 12);
+      }
+    const erk = prune.layerBudgets(layers, { sparsity: 0.9, distribution: 'erk' });
+    expect(erk.get('0.weight')!).toBeGreaterThan(erk.get('2.weight')!);
+    expect(erk.get('2.weight')!).toBeGreaterThan(erk.get('4.weight')!);
+    // Hand-solved: density ε·(in+out)/(in·out). The 10×100 layer would need ε·110/1000 > 1, so it
+    // is kept dense and ε is solved over the other two: ε = (0.1·N − 1000) / (1084 + 400).
+    expect(erk.get('4.weight')).toBe(0);
+    const eps = (0.1 * total - 1000) / (1084 + 400);
+    expect(1 - erk.get('0.weight')!).toBeCloseTo((eps * 1084) / (300 * 784), 9);
+    expect(1 - erk.get('2.weight')!).toBeCloseTo((eps * 400) / (100 * 300), 9);
+    const withDense = prune.layerBudgets(layers, { sparsity: 0.9, distribution: 'uniform', dense: ['4.weight'] });
+    expect(withDense.get('4.weight')).toBe(0);
+    expectThrows(() => prune.layerBudgets(layers, { sparsity: 1.5, distribution: 'erk' }), RangeError, 'sparsity');
+    expectThrows(() => prune.layerBudgets(layers, { sparsity: 0.5, distribution: 'rigl' as 'erk' }), RangeError, 'distribution');
+  });
+});
+

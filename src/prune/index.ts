@@ -3,4 +3,5 @@ export { selectSmallest, selectSmallestAsync, type NanRule, type Selection, type
 export { Tensor } from './tensor.js';
 export * from './unstructured.js';
 export { blockUnstructured, nm, type BlockOptions, type NMOptions } from './granularity.js';
+export { layerBudgets, sigma, sigmaThreshold, threshold, type LayerShape } from './thresholds.js';
 export { lnStructured, randomStructured, type StructuredOptions } from './structured.js';
