@@ -12,4 +12,5 @@ export { gemm, gemmAsync, type GemmOptions } from './tensor/gemm.js';
 export * from './sparse/index.js';
 export { Tensor, selectSmallest, selectSmallestAsync, type Amount, type NanRule, type Selection } from './prune/index.js';
 export * as prune from './prune/index.js';
+export * from './io/safetensors.js';
 export type { CudaDeviceInfo } from './native.js';

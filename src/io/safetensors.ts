@@ -1,0 +1,258 @@
+/**
+ * safetensors files (the format PyTorch and Hugging Face use for state dicts): an 8-byte
+ * little-endian header length, a JSON header `{ name: { dtype, shape, data_offsets: [begin, end] },
+ * __metadata__?: { string: string } }`, then the tensor bytes.
+ *
+ * Reading: F32, F64, F16 and BF16 tensors become float32 `Tensor`s; integer and bool tensors are
+ * kept as they are (`raw`) and written back unchanged. A PyTorch-pruned pair `X_orig` + `X_mask`
+ * loads as one entry `X` whose tensor is `X_orig ⊙ X_mask` with `mask` set; a shears CSR triple
+ * (below) loads as its dense tensor and the mask of its stored entries.
+ *
+ * Writing (`format`): 'dense' (pruned weights as plain F32 tensors), 'pytorch' (`X_orig` and a
+ * float `X_mask`, what torch.nn.utils.prune saves), or 'csr': `X.row_ptr` (I32), `X.col_idx` (I32)
+ * and `X.values` (F32) for every masked 2-D tensor, with `__metadata__["shears.csr.X"] = "rows,cols"`.
+ *
+ * Every header field is checked against the file before anything is allocated: a corrupted file
+ * gives a RangeError naming the tensor and the field, never a crash or a huge allocation.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
+
+import { optionsObject, rangeError, typeError } from '../errors.js';
+import { Tensor } from '../prune/tensor.js';
+
+export type RawDtype = 'BOOL' | 'U8' | 'I8' | 'I16' | 'U16' | 'I32' | 'U32' | 'I64' | 'U64';
+const FLOAT_BYTES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2 };
+const RAW_BYTES: Record<RawDtype, number> = { BOOL: 1, U8: 1, I8: 1, I16: 2, U16: 2, I32: 4, U32: 4, I64: 8, U64: 8 };
+
+export interface StateEntry {
+  tensor: Tensor;
+  /** 1 = kept; present for pruned entries. */
+  mask?: Uint8Array;
+}
+
+export interface SafetensorsData {
+  /** Float tensors (as float32), pruned pairs and CSR triples merged into their weights. */
+  tensors: Map<string, StateEntry>;
+  /** Non-float tensors, kept byte for byte. */
+  raw: Map<string, { dtype: RawDtype; shape: number[]; bytes: Uint8Array }>;
+  metadata: Record<string, string>;
+}
+
+function bad(file: string, what: string): RangeError {
+  const e = rangeError('file', `a valid safetensors file (${what})`, file);
+  e.message = `Invalid safetensors file ${file}: ${what}`;
+  return e;
+}
+
+function f16ToF32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? Number.NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Parses safetensors bytes (see the module comment). `name` is used in error messages. */
+export function parseSafetensors(bytes: Uint8Array, name = '<bytes>'): SafetensorsData {
+  if (!(bytes instanceof Uint8Array)) throw typeError('bytes', 'Uint8Array', bytes);
+  if (bytes.length < 8) throw bad(name, `${bytes.length} bytes, shorter than the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = view.getBigUint64(0, true);
+  if (headerLen > BigInt(bytes.length - 8)) throw bad(name, `header length ${headerLen} runs past the end of the ${bytes.length}-byte file`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + Number(headerLen))));
+  } catch (err) {
+    throw bad(name, `header is not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad(name, 'header is not a JSON object');
+  const dataStart = 8 + Number(headerLen);
+  const dataLen = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const floats = new Map<string, Tensor>();
+  const raw: SafetensorsData['raw'] = new Map();
+  const spans: [number, number, string][] = [];
+  for (const [key, info] of Object.entries(header)) {
+    if (key === '__metadata__') {
+      if (typeof info !== 'object' || info === null) throw bad(name, '__metadata__ is not an object');
+      for (const [k, v] of Object.entries(info)) {
+        if (typeof v !== 'string') throw bad(name, `__metadata__.${k} is not a string`);
+        metadata[k] = v;
+      }
+      continue;
+    }
+    const t = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof t !== 'object' || t === null) throw bad(name, `entry ${key} is not an object`);
+    const dtype = t.dtype;
+    const width = typeof dtype === 'string' ? FLOAT_BYTES[dtype] ?? RAW_BYTES[dtype as RawDtype] : undefined;
+    if (width === undefined) throw bad(name, `tensor ${key} has unknown dtype ${JSON.stringify(dtype)}`);
+    if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw bad(name, `tensor ${key} has an invalid shape`);
+    const shape = t.shape as number[];
+    const off = t.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((v) => Number.isSafeInteger(v) && v >= 0) || off[0] > off[1])
+      throw bad(name, `tensor ${key} has invalid data_offsets`);
+    const [begin, end] = off as [number, number];
+    if (end > dataLen) throw bad(name, `tensor ${key} data_offsets [${begin}, ${end}] run past the ${dataLen} data bytes`);
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (count * width !== end - begin) throw bad(name, `tensor ${key} has shape [${shape}] of ${dtype} (${count * width} bytes) but ${end - begin} data bytes`);
+    spans.push([begin, end, key]);
+    const src = bytes.subarray(dataStart + begin, dataStart + end);
+    if (typeof dtype === 'string' && dtype in FLOAT_BYTES) {
+      const out = new Float32Array(count);
+      const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+      if (dtype === 'F32') for (let i = 0; i < count; i++) out[i] = dv.getFloat32(4 * i, true);
+      else if (dtype === 'F64') for (let i = 0; i < count; i++) out[i] = dv.getFloat64(8 * i, true);
+      else if (dtype === 'F16') for (let i = 0; i < count; i++) out[i] = f16ToF32(dv.getUint16(2 * i, true));
+      else {
+        const u = new Uint32Array(1), f = new Float32Array(u.buffer);
+        for (let i = 0; i < count; i++) {
+          u[0] = dv.getUint16(2 * i, true) << 16;
+          out[i] = f[0];
+        }
+      }
+      floats.set(key, new Tensor(out, shape));
+    } else {
+      // A copy that owns its memory (`bytes` may be a pooled Buffer, whose slice() is a view).
+      raw.set(key, { dtype: dtype as RawDtype, shape, bytes: new Uint8Array(src) });
+    }
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++)
+    if (spans[i][0] < spans[i - 1][1]) throw bad(name, `tensors ${spans[i - 1][2]} and ${spans[i][2]} overlap`);
+  return { tensors: mergeForms(floats, raw, metadata, name), raw, metadata };
+}
+
+/** Merges X_orig + X_mask pairs and CSR triples into weights with masks. */
+function mergeForms(floats: Map<string, Tensor>, raw: SafetensorsData['raw'], metadata: Record<string, string>, name: string): Map<string, StateEntry> {
+  const out = new Map<string, StateEntry>();
+  const used = new Set<string>();
+  const i32 = (key: string) => {
+    const r = raw.get(key);
+    if (!r || r.dtype !== 'I32') return undefined;
+    return { data: new Int32Array(new Uint8Array(r.bytes).buffer), size: r.bytes.length / 4 };
+  };
+  for (const [key, value] of Object.entries(metadata)) {
+    if (!key.startsWith('shears.csr.')) continue;
+    const base = key.slice('shears.csr.'.length);
+    const [rows, cols] = value.split(',').map(Number);
+    const rp = i32(`${base}.row_ptr`), ci = i32(`${base}.col_idx`), vals = floats.get(`${base}.values`);
+    if (!rp || !ci || !vals || !Number.isSafeInteger(rows) || !Number.isSafeInteger(cols)) throw bad(name, `CSR tensor ${base} is incomplete`);
+    if (rp.size !== rows + 1 || ci.size !== vals.size) throw bad(name, `CSR tensor ${base} has inconsistent lengths`);
+    const data = new Float32Array(rows * cols), mask = new Uint8Array(rows * cols);
+    for (let i = 0; i < rows; i++) {
+      const p0 = rp.data[i], p1 = rp.data[i + 1];
+      if (!(p0 >= 0 && p0 <= p1 && p1 <= ci.size)) throw bad(name, `CSR tensor ${base} has invalid row_ptr`);
+      for (let p = p0; p < p1; p++) {
+        const c = ci.data[p];
+        if (!(c >= 0 && c < cols && Number.isInteger(c))) throw bad(name, `CSR tensor ${base} has a column index out of range`);
+        data[i * cols + c] = vals.data[p];
+        mask[i * cols + c] = 1;
+      }
+    }
+    out.set(base, { tensor: new Tensor(data, [rows, cols]), mask });
+    used.add(`${base}.values`);
+    raw.delete(`${base}.row_ptr`);
+    raw.delete(`${base}.col_idx`);
+  }
+  for (const [key, t] of floats) {
+    if (used.has(key)) continue;
+    if (key.endsWith('_orig') && floats.has(`${key.slice(0, -5)}_mask`)) {
+      const base = key.slice(0, -5);
+      const m = floats.get(`${base}_mask`)!;
+      if (m.size !== t.size) throw bad(name, `${base}_mask does not match ${key}'s shape`);
+      const mask = Uint8Array.from(m.data, (v) => (v !== 0 ? 1 : 0));
+      const data = Float32Array.from(t.data, (v, i) => (mask[i] ? v : 0));
+      out.set(base, { tensor: new Tensor(data, [...t.shape]), mask });
+      used.add(`${base}_mask`);
+      continue;
+    }
+    if (key.endsWith('_mask') && floats.has(`${key.slice(0, -5)}_orig`)) continue;
+    out.set(key, { tensor: t });
+  }
+  return out;
+}
+
+export interface SaveOptions {
+  format?: 'dense' | 'pytorch' | 'csr';
+  metadata?: Record<string, string>;
+}
+
+type Entry = { dtype: string; shape: number[]; bytes: Uint8Array };
+
+/** Serialises a state dict (entries with optional masks) to safetensors bytes. */
+export function serializeSafetensors(state: Map<string, StateEntry>, options?: SaveOptions & { raw?: SafetensorsData['raw'] }): Uint8Array {
+  if (!(state instanceof Map)) throw typeError('state', 'a Map of name -> { tensor, mask? }', state);
+  const o = optionsObject(options);
+  const format = o.format ?? 'dense';
+  if (!['dense', 'pytorch', 'csr'].includes(format)) throw rangeError('format', "'dense', 'pytorch' or 'csr'", format);
+  const metadata: Record<string, string> = { ...(o.metadata ?? {}) };
+  const entries: [string, Entry][] = [];
+  const f32 = (a: Float32Array | Int32Array, dtype: string, shape: number[]): Entry => ({ dtype, shape, bytes: new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)) });
+  for (const [key, { tensor, mask }] of state) {
+    if (!(tensor instanceof Tensor)) throw typeError(`state.get(${JSON.stringify(key)}).tensor`, 'Tensor', tensor);
+    if (mask !== undefined && (!(mask instanceof Uint8Array) || mask.length !== tensor.size))
+      throw rangeError(`state.get(${JSON.stringify(key)}).mask`, `a Uint8Array of length ${tensor.size}`, mask);
+    const shape = [...tensor.shape];
+    const masked = mask ? Float32Array.from(tensor.data, (v, i) => (mask[i] ? v : 0)) : tensor.data;
+    if (!mask || format === 'dense') {
+      entries.push([key, f32(masked, 'F32', shape)]);
+    } else if (format === 'pytorch') {
+      entries.push([`${key}_orig`, f32(tensor.data, 'F32', shape)]);
+      entries.push([`${key}_mask`, f32(Float32Array.from(mask), 'F32', shape)]);
+    } else {
+      if (shape.length !== 2) throw rangeError(`state.get(${JSON.stringify(key)})`, 'a 2-D tensor for the csr format', `shape [${shape}]`);
+      const [rows, cols] = shape;
+      const rowPtr = new Int32Array(rows + 1), idx: number[] = [], vals: number[] = [];
+      for (let i = 0; i < rows; i++) {
+        for (let j = 0; j < cols; j++) if (mask[i * cols + j]) { idx.push(j); vals.push(tensor.data[i * cols + j]); }
+        rowPtr[i + 1] = idx.length;
+      }
+      entries.push([`${key}.row_ptr`, f32(rowPtr, 'I32', [rows + 1])]);
+      entries.push([`${key}.col_idx`, f32(Int32Array.from(idx), 'I32', [idx.length])]);
+      entries.push([`${key}.values`, f32(Float32Array.from(vals), 'F32', [vals.length])]);
+      metadata[`shears.csr.${key}`] = `${rows},${cols}`;
+    }
+  }
+  for (const [key, r] of o.raw ?? new Map()) entries.push([key, { dtype: r.dtype, shape: r.shape, bytes: r.bytes }]);
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [key, e] of entries) {
+    header[key] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + e.bytes.length] };
+    offset += e.bytes.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // data starts 8-byte aligned
+  const head = Buffer.from(json, 'utf8');
+  const out = new Uint8Array(8 + head.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const [, e] of entries) {
+    out.set(e.bytes, at);
+    at += e.bytes.length;
+  }
+  return out;
+}
+
+/** Reads a safetensors file (path) or bytes. */
+export function loadSafetensors(source: string | Uint8Array): SafetensorsData {
+  if (typeof source === 'string') return parseSafetensors(readFileSync(source), source);
+  return parseSafetensors(source);
+}
+
+export async function loadSafetensorsAsync(path: string): Promise<SafetensorsData> {
+  if (typeof path !== 'string') throw typeError('path', 'a string', path);
+  return parseSafetensors(await readFile(path), path);
+}
+
+/** Writes a state dict to a safetensors file in the chosen form. */
+export function saveSafetensors(path: string, state: Map<string, StateEntry>, options?: SaveOptions & { raw?: SafetensorsData['raw'] }): void {
+  if (typeof path !== 'string') throw typeError('path', 'a string', path);
+  writeFileSync(path, serializeSafetensors(state, options));
+}
+
+export async function saveSafetensorsAsync(path: string, state: Map<string, StateEntry>, options?: SaveOptions & { raw?: SafetensorsData['raw'] }): Promise<void> {
+  if (typeof path !== 'string') throw typeError('path', 'a string', path);
+  await writeFile(path, serializeSafetensors(state, options));
+}
