@@ -29,6 +29,8 @@ export interface StateEntry {
   tensor: Tensor;
   /** 1 = kept; present for pruned entries. */
   mask?: Uint8Array;
+  /** The dtype stored in the file it was read from (the tensor itself is float32). */
+  dtype?: 'F32' | 'F64' | 'F16' | 'BF16';
 }
 
 export interface SafetensorsData {
@@ -70,6 +72,7 @@ export function parseSafetensors(bytes: Uint8Array, name = '<bytes>'): Safetenso
   const dataLen = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
   const floats = new Map<string, Tensor>();
+  const dtypes = new Map<string, StateEntry['dtype']>();
   const raw: SafetensorsData['raw'] = new Map();
   const spans: [number, number, string][] = [];
   for (const [key, info] of Object.entries(header)) {
@@ -111,6 +114,7 @@ export function parseSafetensors(bytes: Uint8Array, name = '<bytes>'): Safetenso
         }
       }
       floats.set(key, new Tensor(out, shape));
+      dtypes.set(key, dtype as StateEntry['dtype']);
     } else {
       // A copy that owns its memory (`bytes` may be a pooled Buffer, whose slice() is a view).
       raw.set(key, { dtype: dtype as RawDtype, shape, bytes: new Uint8Array(src) });
@@ -119,11 +123,11 @@ export function parseSafetensors(bytes: Uint8Array, name = '<bytes>'): Safetenso
   spans.sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < spans.length; i++)
     if (spans[i][0] < spans[i - 1][1]) throw bad(name, `tensors ${spans[i - 1][2]} and ${spans[i][2]} overlap`);
-  return { tensors: mergeForms(floats, raw, metadata, name), raw, metadata };
+  return { tensors: mergeForms(floats, dtypes, raw, metadata, name), raw, metadata };
 }
 
 /** Merges X_orig + X_mask pairs and CSR triples into weights with masks. */
-function mergeForms(floats: Map<string, Tensor>, raw: SafetensorsData['raw'], metadata: Record<string, string>, name: string): Map<string, StateEntry> {
+function mergeForms(floats: Map<string, Tensor>, dtypes: Map<string, StateEntry['dtype']>, raw: SafetensorsData['raw'], metadata: Record<string, string>, name: string): Map<string, StateEntry> {
   const out = new Map<string, StateEntry>();
   const used = new Set<string>();
   const i32 = (key: string) => {
@@ -149,7 +153,7 @@ function mergeForms(floats: Map<string, Tensor>, raw: SafetensorsData['raw'], me
         mask[i * cols + c] = 1;
       }
     }
-    out.set(base, { tensor: new Tensor(data, [rows, cols]), mask });
+    out.set(base, { tensor: new Tensor(data, [rows, cols]), mask, dtype: 'F32' });
     used.add(`${base}.values`);
     raw.delete(`${base}.row_ptr`);
     raw.delete(`${base}.col_idx`);
@@ -162,12 +166,12 @@ function mergeForms(floats: Map<string, Tensor>, raw: SafetensorsData['raw'], me
       if (m.size !== t.size) throw bad(name, `${base}_mask does not match ${key}'s shape`);
       const mask = Uint8Array.from(m.data, (v) => (v !== 0 ? 1 : 0));
       const data = Float32Array.from(t.data, (v, i) => (mask[i] ? v : 0));
-      out.set(base, { tensor: new Tensor(data, [...t.shape]), mask });
+      out.set(base, { tensor: new Tensor(data, [...t.shape]), mask, dtype: dtypes.get(key) });
       used.add(`${base}_mask`);
       continue;
     }
     if (key.endsWith('_mask') && floats.has(`${key.slice(0, -5)}_orig`)) continue;
-    out.set(key, { tensor: t });
+    out.set(key, { tensor: t, dtype: dtypes.get(key) });
   }
   return out;
 }

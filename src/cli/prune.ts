@@ -1,0 +1,86 @@
+/**
+ * `shears prune <in> -o <out>`: prunes the weights of a safetensors state dict the way
+ * torch.nn.utils.prune would, and writes plain pruned weights, the PyTorch pruned form, or CSR.
+ */
+import { loadSafetensors, prune, saveSafetensors, type StateEntry, Tensor } from '../index.js';
+import type { TensorRow } from './inspect.js';
+
+export interface PruneCliOptions {
+  output: string;
+  amount: string;
+  method: 'l1' | 'l2' | 'random' | 'taylor';
+  scope: 'layer' | 'global';
+  granularity: string;
+  include?: string;
+  exclude?: string;
+  format: 'dense' | 'pytorch' | 'csr';
+  seed?: string;
+}
+
+/** A CLI amount: "0.9" is a fraction, "1000" a count (as in PyTorch). */
+function parseAmount(text: string): prune.Amount {
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v)) throw new RangeError(`Expected a number for --amount but received '${text}'`);
+  return Number.isInteger(v) && !text.includes('.') ? { count: v } : { fraction: v };
+}
+
+type Granularity = { kind: 'element' } | { kind: 'row' } | { kind: 'nm'; n: number; m: number } | { kind: 'block'; r: number; c: number };
+
+function parseGranularity(text: string): Granularity {
+  if (text === 'element' || text === 'row') return { kind: text };
+  let m = /^(\d+):(\d+)$/.exec(text);
+  if (m) return { kind: 'nm', n: Number(m[1]), m: Number(m[2]) };
+  m = /^block:(\d+)x(\d+)$/.exec(text);
+  if (m) return { kind: 'block', r: Number(m[1]), c: Number(m[2]) };
+  throw new RangeError(`Expected element, row, N:M (e.g. 2:4) or block:RxC (e.g. block:4x4) for --granularity but received '${text}'`);
+}
+
+export function runPrune(input: string, o: PruneCliOptions, log: (line: string) => void): TensorRow[] {
+  if (o.method === 'taylor') throw new RangeError("--method taylor needs gradients, which a weights file does not hold: use l1, l2 or random, or the API's importanceScores");
+  if (!['l1', 'l2', 'random'].includes(o.method)) throw new RangeError(`Expected l1, l2, random or taylor for --method but received '${o.method}'`);
+  if (!['layer', 'global'].includes(o.scope)) throw new RangeError(`Expected layer or global for --scope but received '${o.scope}'`);
+  const amount = parseAmount(o.amount);
+  const granularity = parseGranularity(o.granularity);
+  const seed = o.seed === undefined ? undefined : Number(o.seed);
+  const include = new RegExp(o.include ?? '(^|\\.)weight$');
+  const exclude = o.exclude ? new RegExp(o.exclude) : undefined;
+  const data = loadSafetensors(input);
+  const targets = [...data.tensors].filter(([name, e]) => include.test(name) && !exclude?.test(name) && e.tensor.shape.length >= 2);
+  if (targets.length === 0) throw new RangeError(`No tensor matches --include ${include} (and has 2 or more dimensions) in ${input}`);
+  const out = new Map<string, StateEntry>(data.tensors);
+  if (o.scope === 'global') {
+    if (granularity.kind !== 'element') throw new RangeError('--scope global supports --granularity element only');
+    const masks = prune.globalUnstructured(targets.map(([, e]) => e.tensor), {
+      amount,
+      method: o.method === 'random' ? 'random' : 'l1',
+      masks: targets.map(([, e]) => e.mask),
+      seed,
+    });
+    targets.forEach(([name, e], i) => out.set(name, { tensor: e.tensor, mask: masks[i] }));
+  } else {
+    targets.forEach(([name, e], i) => {
+      const t: Tensor = e.tensor;
+      const mask = e.mask;
+      let m: Uint8Array;
+      if (granularity.kind === 'element') {
+        m = o.method === 'random' ? prune.randomUnstructured(t, { amount, mask, seed }) : prune.l1Unstructured(t, { amount, mask });
+      } else if (granularity.kind === 'row') {
+        m = o.method === 'random' ? prune.randomStructured(t, { amount, dim: 0, mask, seed }) : prune.lnStructured(t, { amount, n: o.method === 'l2' ? 2 : 1, dim: 0, mask });
+      } else if (granularity.kind === 'nm') {
+        m = prune.nm(t, { n: granularity.n, m: granularity.m, mask });
+      } else {
+        const flat = t.shape.length === 2 ? t : new Tensor(t.data, [t.shape[0], t.size / t.shape[0]]);
+        m = prune.blockUnstructured(flat, { amount, blockRows: granularity.r, blockCols: granularity.c, pool: o.method === 'l2' ? 'l2' : 'l1', mask });
+      }
+      out.set(name, { tensor: t, mask: m });
+      log(`  [${i + 1}/${targets.length}] ${name}`);
+    });
+  }
+  saveSafetensors(o.output, out, { format: o.format, raw: data.raw, metadata: data.metadata });
+  return targets.map(([name]) => {
+    const { tensor, mask } = out.get(name)!;
+    let kept = 0;
+    for (let i = 0; i < tensor.size; i++) kept += mask![i] && tensor.data[i] !== 0 ? 1 : 0;
+    return { name, dtype: 'F32', shape: [...tensor.shape], params: tensor.size, kept, sparsity: 1 - kept / tensor.size, bytes: tensor.size * 4 };
+  });
+}

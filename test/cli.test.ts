@@ -1,0 +1,62 @@
+/** The CLI end to end: `shears inspect` and `shears prune` on a PyTorch-pruned file, and errors. */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { loadSafetensors } from '../src/index.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const cli = path.join(root, 'dist', 'cli', 'main.js');
+const fixture = path.join(root, 'test', 'fixtures', 'pruned-model.safetensors');
+const dir = mkdtempSync(path.join(tmpdir(), 'shears-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const run = (...args: string[]) => execFileSync(process.execPath, [cli, ...args], { cwd: root }).toString();
+
+describe('shears CLI', () => {
+  it('inspect lists tensors with stored dtypes, shapes and sparsity (table and JSON)', () => {
+    const table = run('inspect', fixture);
+    expect(table).toMatch(/weight\s+F32\s+\[4×6\]\s+24\s+12\s+50\.00%/);
+    expect(table).toMatch(/half\s+F16/);
+    const json = JSON.parse(run('inspect', fixture, '--json'));
+    const byName = Object.fromEntries(json.tensors.map((t: { name: string }) => [t.name, t]));
+    expect(byName.weight.sparsity).toBe(0.5);
+    expect(byName.steps.dtype).toBe('I64');
+  });
+
+  it('prune composes with the masks in the file and writes every format', () => {
+    for (const format of ['dense', 'pytorch', 'csr']) {
+      const out = path.join(dir, `${format}.safetensors`);
+      const json = JSON.parse(run('prune', fixture, '-o', out, '--amount', '0.75', '--format', format, '--json'));
+      expect(json.tensors).toEqual([expect.objectContaining({ name: 'weight', params: 24, kept: 3 })]);
+      const back = loadSafetensors(out);
+      const w = back.tensors.get('weight')!;
+      expect(w.tensor.data.filter((v) => v !== 0).length).toBe(3);
+      expect(back.raw.get('steps')).toBeDefined(); // untouched tensors survive
+    }
+    const nm = JSON.parse(run('prune', fixture, '-o', path.join(dir, 'nm.safetensors'), '--amount', '0', '--granularity', '1:2', '--json'));
+    expect(nm.tensors[0].kept).toBeLessThanOrEqual(12);
+    const rows = JSON.parse(run('prune', fixture, '-o', path.join(dir, 'rows.safetensors'), '--amount', '2', '--granularity', 'row', '--method', 'l2', '--json'));
+    expect(rows.tensors[0].kept).toBeLessThanOrEqual(12);
+    const global = JSON.parse(run('prune', fixture, '-o', path.join(dir, 'g.safetensors'), '--amount', '0.5', '--scope', 'global', '--include', '^(weight|double)$', '--json'));
+    expect(global.tensors.map((t: { name: string }) => t.name).sort()).toEqual(['double', 'weight']);
+  });
+
+  it('bad arguments exit non-zero with a clear message', () => {
+    const bad = (args: string[], mention: RegExp) => {
+      const r = spawnSync(process.execPath, [cli, ...args], { cwd: root });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr.toString()).toMatch(mention);
+    };
+    bad(['prune', fixture, '-o', path.join(dir, 'x.safetensors'), '--amount', 'lots'], /--amount/);
+    bad(['prune', fixture, '-o', path.join(dir, 'x.safetensors'), '--amount', '0.5', '--granularity', 'diagonal'], /--granularity/);
+    bad(['prune', fixture, '-o', path.join(dir, 'x.safetensors'), '--amount', '0.5', '--method', 'taylor'], /gradients/);
+    bad(['prune', fixture, '-o', path.join(dir, 'x.safetensors'), '--amount', '0.5', '--method', 'snip'], /method/);
+    bad(['prune', fixture, '--amount', '0.5'], /--output/);
+    bad(['inspect', path.join(dir, 'missing.safetensors')], /ENOENT|no such file/);
+  });
+});
