@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
-import { prune, selectSmallest, selectSmallestAsync, Tensor } from '../src/index.js';
+import { prune, selectSmallest, selectSmallestAsync, Tensor, type StateEntry } from '../src/index.js';
 import { caseRng, expectEqualArrays, expectThrows, seed } from './helpers.js';
 
 type AmountJson = { count: number } | { fraction: number };
@@ -276,6 +276,68 @@ describe('thresholds and budgets', () => {
     expect(withDense.get('4.weight')).toBe(0);
     expectThrows(() => prune.layerBudgets(layers, { sparsity: 1.5, distribution: 'erk' }), RangeError, 'sparsity');
     expectThrows(() => prune.layerBudgets(layers, { sparsity: 0.5, distribution: 'rigl' as 'erk' }), RangeError, 'distribution');
+  });
+});
+
+describe('plans and sensitivity', () => {
+  const r = caseRng();
+  const state = () =>
+    new Map<string, StateEntry>([
+      ['0.weight', { tensor: new Tensor(Float32Array.from({ length: 20 * 16 }, () => r() - 0.5), [20, 16]) }],
+      ['0.bias', { tensor: new Tensor(new Float32Array(20).fill(1), [20]) }],
+      ['2.weight', { tensor: new Tensor(Float32Array.from({ length: 8 * 20 }, () => r() - 0.5), [8, 20]) }],
+    ]);
+
+  it('apply runs rules in order, composing masks, and leaves the input untouched', () => {
+    const s = state();
+    const out = prune.apply(s, [
+      { match: /^0\.weight$/, amount: 0.5 },
+      { match: 'weight$', amount: 0.5, scope: 'global' },
+      { match: /^2\.weight$/, amount: 0, granularity: { n: 2, m: 4 } },
+      { match: /^0\.weight$/, amount: 2, granularity: 'row', method: 'l2' },
+    ]);
+    expect(s.get('0.weight')!.mask).toBeUndefined();
+    expect(out.get('0.bias')!.mask).toBeUndefined();
+    const m0 = out.get('0.weight')!.mask!, m2 = out.get('2.weight')!.mask!;
+    // 320 → 160 kept (layer rule), then half of the 160 + 160 kept overall → 160 kept in total.
+    const first = prune.l1Unstructured(s.get('0.weight')!.tensor, { amount: 0.5 });
+    const global = prune.globalUnstructured([s.get('0.weight')!.tensor, s.get('2.weight')!.tensor], { amount: 0.5, method: 'l1', masks: [first, undefined] });
+    const nm = prune.nm(s.get('2.weight')!.tensor, { n: 2, m: 4, mask: global[1] });
+    const rows = prune.lnStructured(s.get('0.weight')!.tensor, { amount: 2, n: 2, dim: 0, mask: global[0] });
+    expectEqualArrays(m0, rows, '0.weight after its three rules');
+    expectEqualArrays(m2, nm, '2.weight after global and 2:4');
+    expectThrows(() => prune.apply(s, [{ match: /^nothing$/, amount: 0.5 }]), RangeError, 'plan[0].match');
+    expectThrows(() => prune.apply(s, [{ match: /weight/, amount: 0.5, scope: 'global', granularity: 'row' }]), RangeError, 'plan[0].granularity');
+  });
+
+  it('sensitivity prunes one layer at a time, reports progress and can be aborted', async () => {
+    const s = state();
+    // A stand-in evaluator: the fraction of weight mass still kept (1 at baseline).
+    const evaluate = (st: Map<string, StateEntry>) => {
+      let kept = 0, all = 0;
+      for (const [n, e] of st) {
+        if (!n.endsWith('weight')) continue;
+        e.tensor.data.forEach((v, i) => {
+          all += Math.abs(v);
+          kept += !e.mask || e.mask[i] ? Math.abs(v) : 0;
+        });
+      }
+      return kept / all;
+    };
+    const seen: number[] = [];
+    const { baseline, rows } = await prune.sensitivity(s, evaluate, { levels: [0.25, 0.5, 0.9], onProgress: (d) => seen.push(d) });
+    expect(baseline).toBe(1);
+    expect(rows.map((x) => `${x.layer}@${x.level}`)).toEqual(['0.weight@0.25', '0.weight@0.5', '0.weight@0.9', '2.weight@0.25', '2.weight@0.5', '2.weight@0.9']);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const layer of ['0.weight', '2.weight']) {
+      const drops = rows.filter((x) => x.layer === layer).map((x) => x.drop);
+      expect(drops[0]).toBeGreaterThan(0);
+      expect(drops[1]).toBeGreaterThan(drops[0]);
+      expect(drops[2]).toBeGreaterThan(drops[1]);
+    }
+    const ac = new AbortController();
+    await expect(prune.sensitivity(s, evaluate, { levels: [0.5], onProgress: () => ac.abort(new Error('stop')), signal: ac.signal })).rejects.toThrow('stop');
+    await expect(prune.sensitivity(s, evaluate, { levels: [1.5] })).rejects.toThrow(/levels/);
   });
 });
 
