@@ -78,6 +78,8 @@ export type NativeBinding = {
   Both<'bsrTranspose', Bsr, Structure> &
   Both<'bsrFromDense', [data: F32, rows: number, cols: number, blockRows: number, blockCols: number, mask: Maybe<Uint8Array>, threshold: Maybe<number>], Structure> &
   Both<'bsrFromCsr', [...Csr, blockRows: number, blockCols: number], Structure> &
+  Both<'scoresAccumulate', [kind: string, acc: F32, grads: F32, weights: Maybe<F32>], F32> &
+  Both<'activationStats', [activations: F32, features: number, batch: number, sumAbs: Float64Array, zeros: Float64Array], void> &
   Both<'selectSmallest', [scores: F32[], k: number, nan: Maybe<string>, eligible: Maybe<(Uint8Array | undefined)[]>, masks: Maybe<(Uint8Array | undefined)[]>, absolute: Maybe<boolean>], { masks: Uint8Array[]; threshold: number; eligible: number }>;
 
 const require = createRequire(import.meta.url);

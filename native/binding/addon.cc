@@ -115,6 +115,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_dense_ops(env, exports);
   register_sparse_ops(env, exports);
   register_select_ops(env, exports);
+  register_score_ops(env, exports);
   return exports;
 }
 

@@ -96,6 +96,7 @@ bool is_absent(const Napi::Value& v) { return v.IsUndefined() || v.IsNull(); }
 Array<float> f32(const Napi::Value& v, const char* name) { return typed<float>(v, napi_float32_array, name); }
 Array<int32_t> i32(const Napi::Value& v, const char* name) { return typed<int32_t>(v, napi_int32_array, name); }
 Array<uint8_t> u8(const Napi::Value& v, const char* name) { return typed<uint8_t>(v, napi_uint8_array, name); }
+Array<double> f64(const Napi::Value& v, const char* name) { return typed<double>(v, napi_float64_array, name); }
 
 int64_t checked_product(int64_t a, int64_t b, const char* what) {
   if (a != 0 && b > (int64_t{1} << 46) / a)

@@ -34,6 +34,7 @@ struct Array {
 Array<float> f32(const Napi::Value& v, const char* name);
 Array<int32_t> i32(const Napi::Value& v, const char* name);
 Array<uint8_t> u8(const Napi::Value& v, const char* name);
+Array<double> f64(const Napi::Value& v, const char* name);
 
 // Throws a RangeError unless arr.length == expected, describing the shape.
 template <class T>

@@ -8,5 +8,6 @@ namespace shears::binding {
 void register_dense_ops(Napi::Env env, Napi::Object exports);
 void register_sparse_ops(Napi::Env env, Napi::Object exports);
 void register_select_ops(Napi::Env env, Napi::Object exports);
+void register_score_ops(Napi::Env env, Napi::Object exports);
 
 }  // namespace shears::binding

@@ -18,6 +18,8 @@ struct Neon {
   static void store(float* p, V v) { vst1q_f32(p, v); }
   static V fmadd(V a, V b, V c) { return vfmaq_f32(c, a, b); }
   static V add(V a, V b) { return vaddq_f32(a, b); }
+  static V mul(V a, V b) { return vmulq_f32(a, b); }
+  static V abs(V a) { return vabsq_f32(a); }
   static V load_partial(const float* p, int n) {
     float tmp[4] = {0, 0, 0, 0};
     for (int l = 0; l < n && l < 4; ++l) tmp[l] = p[l];

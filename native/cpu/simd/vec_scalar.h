@@ -16,6 +16,8 @@ struct Scalar {
   static void store(float* p, V v) { *p = v; }
   static V fmadd(V a, V b, V c) { return a * b + c; }
   static V add(V a, V b) { return a + b; }
+  static V mul(V a, V b) { return a * b; }
+  static V abs(V a) { return a < 0.0f ? -a : a; }
   static V load_partial(const float* p, int n) { return n > 0 ? *p : 0.0f; }
   static void store_partial(float* p, V v, int n) { if (n > 0) *p = v; }
   static float reduce_add(V v) { return v; }
