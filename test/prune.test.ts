@@ -178,6 +178,18 @@ describe('prune methods', () => {
     expect(ones(g[0]) + ones(g[1])).toBe(10_025);
   });
 
+  it('global pruning on per-layer normalised scores treats layers of different scales alike', () => {
+    const r = caseRng();
+    const small = new Tensor(Float32Array.from({ length: 400 }, () => (r() - 0.5) * 0.01), [20, 20]);
+    const large = new Tensor(Float32Array.from({ length: 400 }, () => (r() - 0.5) * 10), [20, 20]);
+    const plain = prune.globalUnstructured([small, large], { amount: 0.5, method: 'l1' });
+    expect(ones(plain[0])).toBeLessThanOrEqual(5); // raw magnitudes all but empty the small-valued layer
+    const norm = prune.globalUnstructured([small, large], { amount: 0.5, method: 'l1', normalize: true });
+    expect(ones(norm[0]) + ones(norm[1])).toBe(400);
+    expect(ones(norm[0])).toBeGreaterThan(150);
+    expect(ones(norm[1])).toBeGreaterThan(150);
+  });
+
   it('customFromMask combines masks; remove bakes zeros into a new tensor', () => {
     const m = Uint8Array.of(1, 0, 1, 1, 0, 1, 1, 1);
     expectEqualArrays(prune.customFromMask(t, m), m, 'custom');

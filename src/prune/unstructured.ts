@@ -64,6 +64,11 @@ export interface GlobalOptions {
   masks?: (Uint8Array | undefined)[];
   seed?: number;
   nan?: NanRule;
+  /**
+   * Rank each tensor's |scores| divided by their mean over its kept entries (l1 only), so one
+   * threshold treats layers of different scales alike instead of emptying the smallest-valued.
+   */
+  normalize?: boolean;
 }
 
 /**
@@ -84,7 +89,20 @@ export function globalUnstructured(tensors: Tensor[], options: GlobalOptions): U
     const scores = tensors.map((t, i) => randomScores(t.size, (seed + i * 0x9e3779b9) >>> 0));
     return selectSmallest(scores, k, { eligible: masks }).masks;
   }
-  const scores = tensors.map((t, i) => scoreData(o.importanceScores?.[i], t, `importanceScores[${i}]`));
+  let scores = tensors.map((t, i) => scoreData(o.importanceScores?.[i], t, `importanceScores[${i}]`));
+  if (o.normalize) {
+    scores = scores.map((s, i) => {
+      let sum = 0, n = 0;
+      s.forEach((v, j) => {
+        if (!masks[i] || masks[i]![j]) {
+          sum += Math.abs(v);
+          n++;
+        }
+      });
+      const mean = n && sum ? sum / n : 1;
+      return s.map((v) => Math.abs(v) / mean);
+    });
+  }
   return selectSmallest(scores, k, { nan: o.nan, eligible: masks, absolute: true }).masks;
 }
 
