@@ -115,6 +115,39 @@ describe('selection engine', () => {
         }
   });
 
+  it('large inputs (sampled fast path and its exact fallback) select exactly k, ordered, ties by index', () => {
+    /** The complete characterisation of a correct selection, checked in O(n). */
+    const check = (scores: Float32Array[], eligible: (Uint8Array | undefined)[], masks: Uint8Array[], k: number, label: string) => {
+      let pruned = 0, maxPruned = -Infinity, minKept = Infinity;
+      scores.forEach((s, b) =>
+        s.forEach((v, i) => {
+          if (eligible[b] && !eligible[b]![i]) return expect(masks[b][i]).toBe(0);
+          if (masks[b][i] === 0) { pruned++; maxPruned = Math.max(maxPruned, v); } else minKept = Math.min(minKept, v);
+        }),
+      );
+      expect(pruned, label).toBe(k);
+      expect(maxPruned <= minKept, `${label}: ${maxPruned} > ${minKept}`).toBe(true);
+      if (maxPruned === minKept) {
+        // At the threshold, every pruned entry comes before every kept one (global index order).
+        let seenKept = false;
+        scores.forEach((s, b) => s.forEach((v, i) => {
+          if (v !== maxPruned || (eligible[b] && !eligible[b]![i])) return;
+          if (masks[b][i]) seenKept = true;
+          else expect(seenKept, `${label}: a tie was pruned after a kept one`).toBe(false);
+        }));
+      }
+    };
+    const r = caseRng();
+    const n = 1_500_000;
+    const random = [Float32Array.from({ length: n }, () => r() - 0.5), Float32Array.from({ length: n }, () => Math.round((r() - 0.5) * 100) / 4)];
+    const elig = [undefined, Uint8Array.from({ length: n }, () => (r() < 0.8 ? 1 : 0))];
+    for (const k of [1, 300_000, 1_400_000]) check(random, elig, selectSmallest(random, k, { eligible: elig }).masks, k, `random k=${k}`);
+    // Every 11th entry (the sample's stride) is large, the rest tiny: the sample misjudges the
+    // quantile and the exact radix path has to take over.
+    const trap = Float32Array.from({ length: 3_000_000 }, (_, i) => (i % 11 === 5 ? 1000 + (i % 7) : (i % 13) * 1e-3));
+    for (const k of [100_000, 2_900_000]) check([trap], [undefined], selectSmallest([trap], k).masks, k, `trap k=${k}`);
+  });
+
   it('NaN scores: rejected by default, ranked lowest with prune, highest with keep', async () => {
     const s = Float32Array.of(0.5, Number.NaN, -1, 2);
     expectThrows(() => selectSmallest([s], 1), RangeError, 'scores[0][1] is NaN');

@@ -1,6 +1,7 @@
 #include "select.h"
 
 #include <algorithm>
+#include <cmath>
 #include <array>
 #include <atomic>
 #include <cstring>
@@ -61,8 +62,146 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
   const uint32_t nan_key = nan == NanPolicy::kKeep ? 0xFFFFFFFFu : 0u;
   const int width = pool.num_threads();
   auto eligible_at = [&](const ScoreBuffer& b, int64_t i) { return !b.eligible || b.eligible[i]; };
+  SelectResult result;
+  result.selected = k;
+  result.threshold = std::numeric_limits<float>::quiet_NaN();
 
-  // Pass 1: histogram of the top 11 bits of every eligible key; its total is the eligible count,
+  // The checks every path makes before it writes anything.
+  auto reject_nan = [&](const std::vector<int64_t>& nans) {
+    if (nan != NanPolicy::kError) return;
+    for (int64_t t = 0; t < tasks; ++t) {
+      if (nans[static_cast<size_t>(t)] == 0) continue;
+      const Span& s = spans[t];
+      const ScoreBuffer& b = buffers[s.buffer];
+      for (int64_t i = s.begin; i < s.end; ++i)
+        if (eligible_at(b, i) && b.scores[i] != b.scores[i])
+          throw_range_error("Expected finite or infinite scores but scores[" + std::to_string(s.buffer) + "][" +
+                            std::to_string(i) + "] is NaN (pass nan: 'prune' or 'keep' to rank NaN scores)");
+    }
+  };
+  auto check_k = [&] {
+    if (k < 0 || k > result.eligible)
+      throw_range_error("Expected an amount between 0 and the " + std::to_string(result.eligible) +
+                        " eligible entries but received " + std::to_string(k));
+  };
+
+  // Writes every mask for a known threshold key: branch-free (ties kept), then the first
+  // `ties_to_select` ties in global order, known from per-task candidate lists, are pruned.
+  auto write_masks = [&](uint32_t threshold_key, int64_t ties_to_select, const std::vector<std::vector<Candidate>>& cand) {
+    pool.run(tasks, [&](int64_t t, int) {
+      const Span& s = spans[t];
+      const float* const sc = buffers[s.buffer].scores;
+      const uint8_t* const el = buffers[s.buffer].eligible;
+      uint8_t* const m = buffers[s.buffer].mask;
+      const uint32_t nk = nan_key, thr = threshold_key;
+      const bool ab = absolute;
+      if (!el) {
+        for (int64_t i = s.begin; i < s.end; ++i) m[i] = fast_key(sc[i], nk, ab) >= thr;
+      } else {
+        for (int64_t i = s.begin; i < s.end; ++i) m[i] = el[i] && fast_key(sc[i], nk, ab) >= thr;
+      }
+    });
+    int64_t left = ties_to_select;
+    for (int64_t t = 0; t < tasks && left > 0; ++t)
+      for (const Candidate& e : cand[static_cast<size_t>(t)])
+        if (e.key == threshold_key && left > 0) {
+          buffers[spans[t].buffer].mask[e.index] = 0;
+          --left;
+        }
+  };
+  // The threshold as a float (the inverse of score_key; |score| when absolute).
+  auto finish = [&](uint32_t threshold_key) {
+    const uint32_t u = (threshold_key & 0x80000000u) ? (threshold_key & 0x7FFFFFFFu) : ~threshold_key;
+    std::memcpy(&result.threshold, &u, sizeof u);
+    return result;
+  };
+
+  // Fast path: bracket the k-th key with quantiles of a strided sample, then one pass counts the
+  // keys below the bracket and gathers those inside it (about 1% of them). When the bracket misses
+  // the k-th key (unusual data), the exact radix passes below take over.
+  {
+    const int64_t total = [&] { int64_t n = 0; for (const auto& b : buffers) n += b.count; return n; }();
+    constexpr int64_t kSample = 1 << 18;
+    if (k > 0 && total >= 8 * kSample) {
+      std::vector<uint32_t> sample;
+      sample.reserve(kSample);
+      const int64_t stride = total / kSample;
+      int64_t g = stride / 2;
+      for (size_t b = 0; b < buffers.size(); ++b) {
+        const ScoreBuffer& buf = buffers[b];
+        for (; g < buf.count; g += stride)
+          if (!buf.eligible || buf.eligible[g]) sample.push_back(fast_key(buf.scores[g], nan_key, absolute));
+        g -= buf.count;
+      }
+      const double eligible_est = static_cast<double>(total) * static_cast<double>(sample.size()) /
+                                  static_cast<double>(total / stride);
+      if (sample.size() > 1024) {
+        // The two quantiles by selection (linear), not a full sort of the sample.
+        const double q = static_cast<double>(k) / std::max(1.0, eligible_est);
+        const double margin = 4.0 / std::sqrt(static_cast<double>(sample.size()));
+        const auto index_of = [&](double f) {
+          return static_cast<size_t>(std::min(1.0, std::max(0.0, f)) * static_cast<double>(sample.size() - 1));
+        };
+        const size_t i_lo = index_of(q - margin), i_hi = index_of(q + margin);
+        std::nth_element(sample.begin(), sample.begin() + i_lo, sample.end());
+        const uint32_t lo_q = sample[i_lo];
+        std::nth_element(sample.begin() + i_lo, sample.begin() + i_hi, sample.end());
+        const uint32_t hi_q = sample[i_hi];
+        const uint32_t lo = q - margin <= 0 ? 0u : lo_q;
+        const uint32_t hi = q + margin >= 1 ? 0xFFFFFFFFu : hi_q;
+        std::vector<int64_t> below_in(static_cast<size_t>(tasks), 0), eligible_in(static_cast<size_t>(tasks), 0),
+            nans(static_cast<size_t>(tasks), 0);
+        std::vector<std::vector<Candidate>> cand(static_cast<size_t>(tasks));
+        pool.run(tasks, [&](int64_t t, int) {
+          const Span& s = spans[t];
+          const float* const sc = buffers[s.buffer].scores;
+          const uint8_t* const el = buffers[s.buffer].eligible;
+          const uint32_t nk = nan_key, l = lo, h = hi;
+          const bool ab = absolute;
+          std::vector<Candidate>& out = cand[static_cast<size_t>(t)];
+          int64_t below = 0, count = 0, nan_count = 0;
+          for (int64_t i = s.begin; i < s.end; ++i) {
+            if (el && !el[i]) continue;
+            uint32_t u;
+            std::memcpy(&u, &sc[i], sizeof u);
+            nan_count += (u & 0x7FFFFFFFu) > 0x7F800000u;
+            ++count;
+            const uint32_t key = fast_key(sc[i], nk, ab);
+            below += key < l;
+            if (key >= l && key <= h) out.push_back({key, i});
+          }
+          below_in[static_cast<size_t>(t)] = below;
+          eligible_in[static_cast<size_t>(t)] = count;
+          nans[static_cast<size_t>(t)] = nan_count;
+        });
+        reject_nan(nans);
+        for (int64_t c : eligible_in) result.eligible += c;
+        check_k();
+        int64_t below = 0;
+        size_t inside = 0;
+        for (int64_t t = 0; t < tasks; ++t) {
+          below += below_in[static_cast<size_t>(t)];
+          inside += cand[static_cast<size_t>(t)].size();
+        }
+        if (below < k && k <= below + static_cast<int64_t>(inside)) {
+          std::vector<uint32_t> keys;
+          keys.reserve(inside);
+          for (auto& c : cand)
+            for (const Candidate& e : c) keys.push_back(e.key);
+          const int64_t r = k - below;
+          std::nth_element(keys.begin(), keys.begin() + (r - 1), keys.end());
+          const uint32_t threshold_key = keys[static_cast<size_t>(r - 1)];
+          int64_t less = 0;
+          for (uint32_t key : keys) less += key < threshold_key;
+          write_masks(threshold_key, r - less, cand);
+          return finish(threshold_key);
+        }
+        result.eligible = 0;  // recounted by the exact path
+      }
+    }
+  }
+
+  // Exact path. Pass 1: histogram of the top 11 bits of every eligible key; its total is the eligible count,
   // and NaN scores are counted on the way (rejected below under NanPolicy::kError).
   std::vector<std::vector<int64_t>> hist(static_cast<size_t>(width), std::vector<int64_t>(kBins[0], 0));
   std::vector<int64_t> nans(static_cast<size_t>(tasks), 0);
@@ -89,25 +228,10 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
     }
     nans[static_cast<size_t>(t)] = n;
   });
-  if (nan == NanPolicy::kError) {
-    for (int64_t t = 0; t < tasks; ++t) {
-      if (nans[static_cast<size_t>(t)] == 0) continue;
-      const Span& s = spans[t];
-      const ScoreBuffer& b = buffers[s.buffer];
-      for (int64_t i = s.begin; i < s.end; ++i)
-        if (eligible_at(b, i) && b.scores[i] != b.scores[i])
-          throw_range_error("Expected finite or infinite scores but scores[" + std::to_string(s.buffer) + "][" +
-                            std::to_string(i) + "] is NaN (pass nan: 'prune' or 'keep' to rank NaN scores)");
-    }
-  }
-  SelectResult result;
+  reject_nan(nans);
   for (auto& h : hist)
     for (int64_t c : h) result.eligible += c;
-  if (k < 0 || k > result.eligible)
-    throw_range_error("Expected an amount between 0 and the " + std::to_string(result.eligible) +
-                      " eligible entries but received " + std::to_string(k));
-  result.selected = k;
-  result.threshold = std::numeric_limits<float>::quiet_NaN();
+  check_k();
 
   if (k == 0) {
     pool.run(tasks, [&](int64_t t, int) {
@@ -199,28 +323,7 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
   }
 
   if (compact) {
-    // Branch-free masks (ties kept for now), then the first ties_to_select ties in global order,
-    // known from the candidate lists, are pruned.
-    pool.run(tasks, [&](int64_t t, int) {
-      const Span& s = spans[t];
-      const float* const sc = buffers[s.buffer].scores;
-      const uint8_t* const el = buffers[s.buffer].eligible;
-      uint8_t* const m = buffers[s.buffer].mask;
-      const uint32_t nk = nan_key, thr = threshold_key;
-      const bool ab = absolute;
-      if (!el) {
-        for (int64_t i = s.begin; i < s.end; ++i) m[i] = fast_key(sc[i], nk, ab) >= thr;
-      } else {
-        for (int64_t i = s.begin; i < s.end; ++i) m[i] = el[i] && fast_key(sc[i], nk, ab) >= thr;
-      }
-    });
-    int64_t left = ties_to_select;
-    for (int64_t t = 0; t < tasks && left > 0; ++t)
-      for (const Candidate& e : cand[static_cast<size_t>(t)])
-        if (e.key == threshold_key && left > 0) {
-          buffers[spans[t].buffer].mask[e.index] = 0;
-          --left;
-        }
+    write_masks(threshold_key, ties_to_select, cand);
   } else {
     // Ties per task (one more pass), so each task knows how many equal keys come before it.
     std::vector<int64_t> ties_before(static_cast<size_t>(tasks) + 1, 0);
@@ -249,14 +352,7 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
       }
     });
   }
-  {
-    // The threshold as a float: the inverse of score_key.
-    const uint32_t u = (threshold_key & 0x80000000u) ? (threshold_key & 0x7FFFFFFFu) : ~threshold_key;
-    float f;
-    std::memcpy(&f, &u, sizeof f);
-    result.threshold = f;  // |score| when absolute
-  }
-  return result;
+  return finish(threshold_key);
 }
 
 }  // namespace shears::cpu
