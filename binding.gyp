@@ -27,6 +27,7 @@
         "native/cpu/sparse/convert.cc",
         "native/cpu/probe/probe.cc",
         "native/cpu/select/select.cc",
+        "native/cpu/select/select_scalar.cc",
         "native/cpu/scores/scores.cc",
         "native/cpu/scores/scores_scalar.cc",
         "native/cpu/probe/probe_scalar.cc",
@@ -51,13 +52,13 @@
           "target_name": "shears_avx2",
           "type": "static_library",
           "cflags_cc": ["-mavx2", "-mfma"],
-          "sources": ["native/cpu/gemm/gemm_avx2.cc", "native/cpu/sparse/sparse_avx2.cc", "native/cpu/probe/probe_avx2.cc", "native/cpu/scores/scores_avx2.cc"]
+          "sources": ["native/cpu/gemm/gemm_avx2.cc", "native/cpu/sparse/sparse_avx2.cc", "native/cpu/probe/probe_avx2.cc", "native/cpu/scores/scores_avx2.cc", "native/cpu/select/select_avx2.cc"]
         },
         {
           "target_name": "shears_avx512",
           "type": "static_library",
           "cflags_cc": ["-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-Wno-maybe-uninitialized"],
-          "sources": ["native/cpu/gemm/gemm_avx512.cc", "native/cpu/sparse/sparse_avx512.cc", "native/cpu/probe/probe_avx512.cc", "native/cpu/scores/scores_avx512.cc"]
+          "sources": ["native/cpu/gemm/gemm_avx512.cc", "native/cpu/sparse/sparse_avx512.cc", "native/cpu/probe/probe_avx512.cc", "native/cpu/scores/scores_avx512.cc", "native/cpu/select/select_avx512.cc"]
         }
       ]
     }],
@@ -66,7 +67,7 @@
         {
           "target_name": "shears_neon",
           "type": "static_library",
-          "sources": ["native/cpu/gemm/gemm_neon.cc", "native/cpu/sparse/sparse_neon.cc", "native/cpu/probe/probe_neon.cc", "native/cpu/scores/scores_neon.cc"]
+          "sources": ["native/cpu/gemm/gemm_neon.cc", "native/cpu/sparse/sparse_neon.cc", "native/cpu/probe/probe_neon.cc", "native/cpu/scores/scores_neon.cc", "native/cpu/select/select_neon.cc"]
         }
       ]
     }]

@@ -47,14 +47,27 @@ inline uint32_t fast_key(float f, uint32_t nan_key, bool absolute) {
 }
 
 // An entry whose key falls in the bin the first radix pass picked.
-struct Candidate {
-  uint32_t key;
-  int64_t index;  // within its buffer
-};
+using Candidate = SelectCandidate;
 
 }  // namespace
 
+const SelectKernels& select_kernels(Isa isa) {
+  switch (isa) {
+#ifdef SHEARS_HAVE_AVX2
+    case Isa::kAvx2: return select_kernels_avx2();
+#endif
+#ifdef SHEARS_HAVE_AVX512
+    case Isa::kAvx512: return select_kernels_avx512();
+#endif
+#ifdef SHEARS_HAVE_NEON
+    case Isa::kNeon: return select_kernels_neon();
+#endif
+    default: return select_kernels_scalar();
+  }
+}
+
 SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPolicy nan, bool absolute) {
+  const SelectKernels& kern = select_kernels(active_isa());
   ThreadPool& pool = ThreadPool::instance();
   const std::vector<Span> spans = make_spans(buffers);
   const int64_t tasks = static_cast<int64_t>(spans.size());
@@ -90,16 +103,8 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
   auto write_masks = [&](uint32_t threshold_key, int64_t ties_to_select, const std::vector<std::vector<Candidate>>& cand) {
     pool.run(tasks, [&](int64_t t, int) {
       const Span& s = spans[t];
-      const float* const sc = buffers[s.buffer].scores;
-      const uint8_t* const el = buffers[s.buffer].eligible;
-      uint8_t* const m = buffers[s.buffer].mask;
-      const uint32_t nk = nan_key, thr = threshold_key;
-      const bool ab = absolute;
-      if (!el) {
-        for (int64_t i = s.begin; i < s.end; ++i) m[i] = fast_key(sc[i], nk, ab) >= thr;
-      } else {
-        for (int64_t i = s.begin; i < s.end; ++i) m[i] = el[i] && fast_key(sc[i], nk, ab) >= thr;
-      }
+      const ScoreBuffer& b = buffers[s.buffer];
+      kern.write_mask(b.scores, b.eligible, b.mask, s.begin, s.end, threshold_key, nan_key, absolute);
     });
     int64_t left = ties_to_select;
     for (int64_t t = 0; t < tasks && left > 0; ++t)
@@ -154,25 +159,13 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
         std::vector<std::vector<Candidate>> cand(static_cast<size_t>(tasks));
         pool.run(tasks, [&](int64_t t, int) {
           const Span& s = spans[t];
-          const float* const sc = buffers[s.buffer].scores;
-          const uint8_t* const el = buffers[s.buffer].eligible;
-          const uint32_t nk = nan_key, l = lo, h = hi;
-          const bool ab = absolute;
-          std::vector<Candidate>& out = cand[static_cast<size_t>(t)];
-          int64_t below = 0, count = 0, nan_count = 0;
-          for (int64_t i = s.begin; i < s.end; ++i) {
-            if (el && !el[i]) continue;
-            uint32_t u;
-            std::memcpy(&u, &sc[i], sizeof u);
-            nan_count += (u & 0x7FFFFFFFu) > 0x7F800000u;
-            ++count;
-            const uint32_t key = fast_key(sc[i], nk, ab);
-            below += key < l;
-            if (key >= l && key <= h) out.push_back({key, i});
-          }
-          below_in[static_cast<size_t>(t)] = below;
-          eligible_in[static_cast<size_t>(t)] = count;
-          nans[static_cast<size_t>(t)] = nan_count;
+          const ScoreBuffer& b = buffers[s.buffer];
+          SelectCounts c;
+          kern.count_gather(b.scores, b.eligible, s.begin, s.end, lo, hi, nan_key, absolute, c,
+                            cand[static_cast<size_t>(t)]);
+          below_in[static_cast<size_t>(t)] = c.below;
+          eligible_in[static_cast<size_t>(t)] = c.eligible;
+          nans[static_cast<size_t>(t)] = c.nans;
         });
         reject_nan(nans);
         for (int64_t c : eligible_in) result.eligible += c;

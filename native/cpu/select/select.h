@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "../../core/cpu_features.h"
+
 namespace shears::cpu {
 
 enum class NanPolicy { kError, kPrune, kKeep };
@@ -33,6 +35,28 @@ struct SelectResult {
 // every check passed.
 // With `absolute`, |score| is ranked (L1 magnitude) without materialising it.
 SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPolicy nan, bool absolute);
+
+struct SelectCounts {
+  int64_t below = 0, nans = 0, eligible = 0;
+};
+struct SelectCandidate {
+  uint32_t key;
+  int64_t index;
+};
+// The two full passes of the sampled path, compiled per ISA.
+struct SelectKernels {
+  const char* name;
+  void (*count_gather)(const float* scores, const uint8_t* eligible, int64_t begin, int64_t end, uint32_t lo,
+                       uint32_t hi, uint32_t nan_key, bool absolute, SelectCounts& counts,
+                       std::vector<SelectCandidate>& out);
+  void (*write_mask)(const float* scores, const uint8_t* eligible, uint8_t* mask, int64_t begin, int64_t end,
+                     uint32_t threshold_key, uint32_t nan_key, bool absolute);
+};
+const SelectKernels& select_kernels(Isa isa);
+const SelectKernels& select_kernels_scalar();
+const SelectKernels& select_kernels_avx2();
+const SelectKernels& select_kernels_avx512();
+const SelectKernels& select_kernels_neon();
 
 // Order-preserving map from float to uint32 (for the radix passes), with the NaN policy applied.
 inline uint32_t score_key(float f, NanPolicy nan, bool absolute) {
