@@ -21,6 +21,28 @@ inline uint32_t key_of(float f, uint32_t nan_key, bool absolute) {
   return mag > 0x7F800000u ? nan_key : key;
 }
 
+// One block of count_gather; HasEl is a template flag so the common no-mask loop vectorises.
+template <bool HasEl>
+inline void count_block(const float* sc, const uint8_t* el, int64_t i, int64_t n, uint32_t lo, uint32_t nan_key,
+                        bool absolute, uint32_t* keys, SelectCounts& counts) {
+  int64_t below = 0, nans = 0, eligible = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    const float f = sc[i + j];
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    const uint32_t e = HasEl ? (el[i + j] != 0) : 1u;
+    nans += e & ((u & 0x7FFFFFFFu) > 0x7F800000u);
+    eligible += e;
+    const uint32_t key = key_of(f, nan_key, absolute);
+    below += e & (key < lo);
+    // Ineligible entries get an offset outside [0, hi - lo] for the scan.
+    keys[j] = HasEl && !e ? 0xFFFFFFFFu : key - lo;
+  }
+  counts.below += below;
+  counts.nans += nans;
+  counts.eligible += eligible;
+}
+
 // Counts eligible entries, NaNs and keys below `lo` in [begin, end), and appends the entries with
 // lo <= key <= hi (in index order) to `out`.
 inline void count_gather(const float* sc, const uint8_t* el, int64_t begin, int64_t end, uint32_t lo,
@@ -31,22 +53,8 @@ inline void count_gather(const float* sc, const uint8_t* el, int64_t begin, int6
   const uint32_t width = hi - lo;
   for (int64_t i = begin; i < end; i += kBlock) {
     const int64_t n = end - i < kBlock ? end - i : kBlock;
-    int64_t below = 0, nans = 0, eligible = 0;
-    for (int64_t j = 0; j < n; ++j) {
-      const float f = sc[i + j];
-      uint32_t u;
-      std::memcpy(&u, &f, sizeof u);
-      const uint32_t e = el ? (el[i + j] != 0) : 1u;
-      nans += e & ((u & 0x7FFFFFFFu) > 0x7F800000u);
-      eligible += e;
-      const uint32_t key = key_of(f, nan_key, absolute);
-      below += e & (key < lo);
-      // Ineligible entries get a key outside [lo, hi] for the scan below.
-      keys[j] = e ? key - lo : 0xFFFFFFFFu;
-    }
-    counts.below += below;
-    counts.nans += nans;
-    counts.eligible += eligible;
+    if (el) count_block<true>(sc, el, i, n, lo, nan_key, absolute, keys, counts);
+    else count_block<false>(sc, el, i, n, lo, nan_key, absolute, keys, counts);
     for (int64_t j = 0; j < n; ++j)
       if (keys[j] <= width && (el == nullptr || el[i + j])) out.push_back({keys[j] + lo, i + j});
   }
