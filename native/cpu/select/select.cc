@@ -235,24 +235,28 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
     return result;
   }
 
-  int64_t rank = k;
-  uint32_t bin = 0;
-  int64_t bin_count = 0;
-  for (; bin < kBins[0]; ++bin) {
-    int64_t c = 0;
-    for (auto& h : hist) c += h[bin];
-    if (rank <= c) {
-      bin_count = c;
-      break;
+  // The digit whose bin (summed over the workers' histograms) holds the rank-th key; rank becomes
+  // the position inside that bin and `count` its size.
+  auto pick_digit = [&](uint32_t bins, int64_t& rank, int64_t& count) {
+    uint32_t digit = 0;
+    for (; digit < bins; ++digit) {
+      int64_t c = 0;
+      for (auto& h : hist) c += h[digit];
+      if (rank <= c) {
+        count = c;
+        break;
+      }
+      rank -= c;
     }
-    rank -= c;
-  }
+    return digit;
+  };
+  int64_t rank = k, count = 0;
+  const uint32_t bin = pick_digit(kBins[0], rank, count);
 
   // More radix passes over everything while the chosen bin is large (float keys crowd into few
   // top-bit bins: one exponent holds a quarter of a uniform range); then the few candidates left
   // are gathered per task (in index order) and finished with nth_element.
   uint32_t prefix = bin << kShift[0], prefix_mask = (kBins[0] - 1) << kShift[0];
-  int64_t count = bin_count;
   const int64_t limit = result.eligible / 64 + 4096;
   int pass = 1;
   for (; pass < 3 && count > limit; ++pass) {
@@ -272,16 +276,7 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
         if ((key & pm) == pf) ++h[(key >> shift) & bm];
       }
     });
-    uint32_t digit = 0;
-    for (; digit < bins; ++digit) {
-      int64_t c = 0;
-      for (auto& h : hist) c += h[digit];
-      if (rank <= c) {
-        count = c;
-        break;
-      }
-      rank -= c;
-    }
+    const uint32_t digit = pick_digit(bins, rank, count);
     prefix |= digit << shift;
     prefix_mask |= (bins - 1) << shift;
   }
