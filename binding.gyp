@@ -51,13 +51,13 @@
         {
           "target_name": "shears_avx2",
           "type": "static_library",
-          "cflags_cc": ["-mavx2", "-mfma"],
+          "cflags_cc": ["-mavx2", "-mfma", "-mpopcnt"],
           "sources": ["native/cpu/gemm/gemm_avx2.cc", "native/cpu/sparse/sparse_avx2.cc", "native/cpu/probe/probe_avx2.cc", "native/cpu/scores/scores_avx2.cc", "native/cpu/select/select_avx2.cc"]
         },
         {
           "target_name": "shears_avx512",
           "type": "static_library",
-          "cflags_cc": ["-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-Wno-maybe-uninitialized"],
+          "cflags_cc": ["-mavx2", "-mfma", "-mpopcnt", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-Wno-maybe-uninitialized"],
           "sources": ["native/cpu/gemm/gemm_avx512.cc", "native/cpu/sparse/sparse_avx512.cc", "native/cpu/probe/probe_avx512.cc", "native/cpu/scores/scores_avx512.cc", "native/cpu/select/select_avx512.cc"]
         }
       ]

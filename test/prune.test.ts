@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 
 import { prune, selectSmallest, selectSmallestAsync, Tensor, type StateEntry } from '../src/index.js';
-import { caseRng, expectEqualArrays, expectThrows, seed } from './helpers.js';
+import { caseRng, expectEqualArrays, expectThrows, isas, seed, useIsa } from './helpers.js';
 
 type AmountJson = { count: number } | { fraction: number };
 const fixtures = JSON.parse(readFileSync(new URL('./fixtures/prune-unstructured.json', import.meta.url), 'utf8')) as {
@@ -90,7 +90,8 @@ describe('parity with torch.nn.utils.prune: structured', () => {
   });
 });
 
-describe('selection engine', () => {
+describe.each(isas)('selection engine, isa %s', (isa) => {
+  beforeEach(() => useIsa(isa));
   const inputs: [string, (n: number, r: () => number) => Float32Array][] = [
     ['random', (n, r) => Float32Array.from({ length: n }, () => r() * 2 - 1)],
     ['constant', (n) => new Float32Array(n).fill(0.25)],
@@ -118,23 +119,28 @@ describe('selection engine', () => {
   it('large inputs (sampled fast path and its exact fallback) select exactly k, ordered, ties by index', () => {
     /** The complete characterisation of a correct selection, checked in O(n). */
     const check = (scores: Float32Array[], eligible: (Uint8Array | undefined)[], masks: Uint8Array[], k: number, label: string) => {
-      let pruned = 0, maxPruned = -Infinity, minKept = Infinity;
-      scores.forEach((s, b) =>
-        s.forEach((v, i) => {
-          if (eligible[b] && !eligible[b]![i]) return expect(masks[b][i]).toBe(0);
-          if (masks[b][i] === 0) { pruned++; maxPruned = Math.max(maxPruned, v); } else minKept = Math.min(minKept, v);
-        }),
-      );
+      let pruned = 0, maxPruned = -Infinity, minKept = Infinity, ineligibleKept = 0;
+      for (let b = 0; b < scores.length; b++) {
+        const s = scores[b], m = masks[b], e = eligible[b];
+        for (let i = 0; i < s.length; i++) {
+          if (e && !e[i]) ineligibleKept += m[i];
+          else if (m[i] === 0) { pruned++; if (s[i] > maxPruned) maxPruned = s[i]; }
+          else if (s[i] < minKept) minKept = s[i];
+        }
+      }
+      expect(ineligibleKept, `${label}: ineligible entries kept`).toBe(0);
       expect(pruned, label).toBe(k);
       expect(maxPruned <= minKept, `${label}: ${maxPruned} > ${minKept}`).toBe(true);
       if (maxPruned === minKept) {
         // At the threshold, every pruned entry comes before every kept one (global index order).
-        let seenKept = false;
-        scores.forEach((s, b) => s.forEach((v, i) => {
-          if (v !== maxPruned || (eligible[b] && !eligible[b]![i])) return;
-          if (masks[b][i]) seenKept = true;
-          else expect(seenKept, `${label}: a tie was pruned after a kept one`).toBe(false);
-        }));
+        let seenKept = false, prunedAfterKept = 0;
+        for (let b = 0; b < scores.length; b++)
+          for (let i = 0; i < scores[b].length; i++) {
+            if (scores[b][i] !== maxPruned || (eligible[b] && !eligible[b]![i])) continue;
+            if (masks[b][i]) seenKept = true;
+            else if (seenKept) prunedAfterKept++;
+          }
+        expect(prunedAfterKept, `${label}: ties pruned after a kept one`).toBe(0);
       }
     };
     const r = caseRng();
@@ -142,10 +148,35 @@ describe('selection engine', () => {
     const random = [Float32Array.from({ length: n }, () => r() - 0.5), Float32Array.from({ length: n }, () => Math.round((r() - 0.5) * 100) / 4)];
     const elig = [undefined, Uint8Array.from({ length: n }, () => (r() < 0.8 ? 1 : 0))];
     for (const k of [1, 300_000, 1_400_000]) check(random, elig, selectSmallest(random, k, { eligible: elig }).masks, k, `random k=${k}`);
-    // Every 11th entry (the sample's stride) is large, the rest tiny: the sample misjudges the
-    // quantile and the exact radix path has to take over.
-    const trap = Float32Array.from({ length: 3_000_000 }, (_, i) => (i % 11 === 5 ? 1000 + (i % 7) : (i % 13) * 1e-3));
+    // The sample takes every stride-th entry from stride/2, with stride = n / S and
+    // S = clamp(cbrt(n)², 4096, 2^20) (select.cc). Making exactly those entries large misleads the
+    // sample about the quantile, so the exact radix path has to take over.
+    const tn = 3_000_000;
+    const stride = Math.floor(tn / Math.min(2 ** 20, Math.max(4096, Math.floor(Math.cbrt(tn) * Math.cbrt(tn)))));
+    const trap = Float32Array.from({ length: tn }, (_, i) => (i % stride === stride >> 1 ? 1000 + (i % 7) : (i % 13) * 1e-3));
     for (const k of [100_000, 2_900_000]) check([trap], [undefined], selectSmallest([trap], k).masks, k, `trap k=${k}`);
+  });
+
+  it('NaN policies on large inputs (the per-ISA passes) rank NaN lowest or highest, ties by index', () => {
+    const r = caseRng();
+    const n = 60_001;
+    const raw = Float32Array.from({ length: n }, () => (r() < 0.01 ? Number.NaN : (r() * 2 - 1) || 0.5));
+    const elig = Uint8Array.from({ length: n }, () => (r() < 0.9 ? 1 : 0));
+    for (const absolute of [false, true])
+      for (const nan of ['prune', 'keep'] as const) {
+        // The same order with NaN replaced by a value below (or above) every other score.
+        const stand = nan === 'prune' ? (absolute ? 0 : -Infinity) : Infinity;
+        const substituted = raw.map((v) => (Number.isNaN(v) ? stand : v));
+        for (const eligible of [undefined, elig]) {
+          const total = eligible ? ones(eligible) : n;
+          for (const k of [1, 700, Math.floor(total / 2), total - 5]) {
+            const got = selectSmallest([raw], k, { nan, absolute, eligible: [eligible] });
+            const want = referenceMask([substituted], k, [eligible], absolute);
+            expectEqualArrays(got.masks[0], want[0], `nan=${nan} abs=${absolute} elig=${!!eligible} k=${k}`);
+          }
+        }
+      }
+    expectThrows(() => selectSmallest([raw], 10), RangeError, 'is NaN');
   });
 
   it('NaN scores: rejected by default, ranked lowest with prune, highest with keep', async () => {

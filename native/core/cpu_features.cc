@@ -34,7 +34,7 @@ X86Features detect_x86() {
   X86Features f;
   unsigned int a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
-  const bool osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
+  const bool osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1, popcnt = (c >> 23) & 1;
   if (!osxsave || !avx) return f;
   const unsigned long long xcr0 = xgetbv0();
   const bool os_ymm = (xcr0 & 0x6) == 0x6;            // SSE + AVX state
@@ -44,7 +44,7 @@ X86Features detect_x86() {
   const bool avx2 = (b >> 5) & 1;
   const bool avx512f = (b >> 16) & 1, avx512dq = (b >> 17) & 1, avx512bw = (b >> 30) & 1,
              avx512vl = (b >> 31) & 1;
-  f.avx2_fma = os_ymm && avx2 && fma;
+  f.avx2_fma = os_ymm && avx2 && fma && popcnt;  // the x86 variants are built with -mpopcnt too
   f.avx512 = f.avx2_fma && os_zmm && avx512f && avx512dq && avx512bw && avx512vl;
   return f;
 }
