@@ -27,6 +27,7 @@
         "native/cpu/sparse/convert.cc",
         "native/cpu/probe/probe.cc",
         "native/cpu/select/select.cc",
+        "native/cpu/select/nm.cc",
         "native/cpu/select/select_scalar.cc",
         "native/cpu/scores/scores.cc",
         "native/cpu/scores/scores_scalar.cc",

@@ -5,6 +5,7 @@
  *
  *   npm run bench                          # the spmm suite
  *   npm run bench -- spmm --quick          # fewer sizes, a smoke run (~1 min)
+ *   npm run bench -- prune                 # selection, pruning a 100M-weight MLP, safetensors I/O
  *   npm run bench -- all --threads 1 --isa scalar --json out.json --no-peer
  *
  * Order of a run: machine ceilings, shears' cases (benchmark.js, median of its samples), the
@@ -25,9 +26,10 @@ import { contentionMeter, cores, cpuModel, lastLevelCache } from './lib/machine.
 import { measureBandwidth, measureFmaPeak, SpeedGuard, timeIt } from './lib/measure.js';
 import { findPeerPython, runPeer } from './lib/peer.js';
 import { count, mebibytes, megabytes, ms, NONE, percent, renderTable, sig, times } from './lib/table.js';
+import { pruneSuite } from './suites/prune.js';
 import { spmmSuite } from './suites/spmm.js';
 
-const SUITES = { spmm: spmmSuite };
+const SUITES = { spmm: spmmSuite, prune: pruneSuite };
 
 const USAGE = `Usage: npm run bench -- [suite ...] [options]
 
@@ -96,7 +98,7 @@ function runCase(suite, group, c, fixtures, timing, guard) {
     Object.assign(row, measures);
     const { result, speed, attempts } = guard.run(() => {
       const meter = contentionMeter();
-      const time = timeIt(run, timing);
+      const time = timeIt(run, { ...timing, ...c.timing });
       return { time, otherLoad: meter()?.load };
     });
     Object.assign(row, result, { speed, attempts });
@@ -107,23 +109,24 @@ function runCase(suite, group, c, fixtures, timing, guard) {
 }
 
 /** Rates and ratios of a finished row; `peerTimes` maps peer case id → seconds (median). */
-function derive(row, rowsById, peerTimes, ceilings) {
+function derive(row, rowsById, peerTimes, ceilings, headers) {
   const t = row.time?.median;
   row.vs = {};
   if (t === undefined) return;
   if (row.flops) row.gflops = row.flops / t / 1e9;
   if (row.bytes) row.gbs = row.bytes / t / 1e9;
-  row.ceiling = row.bound === 'memory' ? row.gbs / ceilings.bandwidth.median : row.gflops / ceilings.fmaPeak.median;
+  if (row.bound === 'memory') row.ceiling = row.gbs / ceilings.bandwidth.median;
+  else if (row.bound === 'compute') row.ceiling = row.gflops / ceilings.fmaPeak.median;
   const dense = rowsById.get(row.dense);
   if (dense?.time) row.vs.dense = dense.time.median / t;
   row.peerTimes = {};
-  const suspects = [['', noise(row)], ['gemm: ', noise(dense)]];
+  const suspects = [['', noise(row)], [`${headers.dense ?? 'gemm'}: `, noise(dense)]];
   for (const [ref, id] of Object.entries(row.peers)) {
     const p = peerTimes[id];
     if (p?.median !== undefined) {
       row.peerTimes[ref] = p.median;
       row.vs[ref] = p.median / t;
-      suspects.push([`${ref === 'mm' ? 'torch.mm' : ref === 'sparse' ? 'torch.sparse' : 'SciPy'}: `, noise(p)]);
+      suspects.push([`${headers[ref] ?? ref}: `, noise(p)]);
     }
   }
   // The first reason to doubt this row: its own measurement, its dense reference's, or a peer's.
@@ -131,19 +134,19 @@ function derive(row, rowsById, peerTimes, ceilings) {
   if (suspect) row.noise = `${suspect[0]}${suspect[1]}`;
 }
 
+/** The ratio columns of the spmm groups: reference key → the reference's name. */
+const DEFAULT_REFS = { dense: 'gemm', mm: 'torch.mm', sparse: 'torch.sparse', scipy: 'SciPy' };
+
 /** One group's table; columns that are empty for every row are left out. */
-function groupTable(rows) {
+function groupTable(rows, refs = DEFAULT_REFS) {
   const columns = [
     ['case', (r) => r.label],
     ['nnz', (r) => (r.nnz === undefined ? NONE : count(r.nnz))],
     ['median ms', (r) => (r.error ? 'error' : ms(r.time.median))],
     ['min–max ms', (r) => (r.error ? NONE : `${ms(r.time.min)}–${ms(r.time.max)}`)],
-    ['rate', (r) => (r.bound === 'memory' ? (r.gbs ? `${sig(r.gbs)} GB/s` : NONE) : r.gflops ? `${sig(r.gflops)} GFLOP/s` : NONE)],
+    ['rate', (r) => (r.gflops ? `${sig(r.gflops)} GFLOP/s` : r.gbs ? `${sig(r.gbs)} GB/s` : NONE)],
     ['of ceiling', (r) => (r.ceiling === undefined || Number.isNaN(r.ceiling) ? NONE : `${percent(r.ceiling)} ${r.bound === 'memory' ? 'BW' : 'FMA'}`)],
-    ['×gemm', (r) => times(r.vs.dense)],
-    ['×torch.mm', (r) => times(r.vs.mm)],
-    ['×torch.sparse', (r) => times(r.vs.sparse)],
-    ['×SciPy', (r) => times(r.vs.scipy)],
+    ...Object.entries(refs).map(([ref, name]) => [`×${name}`, (r) => times(r.vs[ref])]),
     ['noise', (r) => (r.noise ? `! ${r.noise}` : NONE)],
   ];
   const cells = rows.map((r) => columns.map(([, f]) => f(r)));
@@ -332,7 +335,9 @@ function main() {
 
   // ── Report ──
   const rows = [...rowsById.values()];
-  for (const row of rows) derive(row, rowsById, peerRun.results, ceilings);
+  const groupOf = new Map();
+  for (const suite of suites) for (const g of suite.groups) for (const c of g.cases) groupOf.set(c.id, g);
+  for (const row of rows) derive(row, rowsById, peerRun.results, ceilings, groupOf.get(row.id)?.refs ?? DEFAULT_REFS);
   // Is the run trustworthy? Other processes' CPU time, and ceilings that moved during the run.
   console.log(contentionReport(contention));
   console.log(stabilityReport(probes));
@@ -350,13 +355,13 @@ function main() {
     for (const group of suite.groups) {
       console.log(`## ${group.title}`);
       if (group.note) console.log(group.note);
-      console.log(groupTable(rows.filter((r) => r.suite === suite.name && r.group === group.title)));
+      console.log(groupTable(rows.filter((r) => r.suite === suite.name && r.group === group.title), group.refs));
       console.log('');
     }
     const own = new Map(rows.filter((r) => r.suite === suite.name).map((r) => [r.id, r]));
     allTargets.push(...suite.targets(own, { llcBytes: llc.bytes }).map((t) => ({ suite: suite.name, ...t })));
   }
-  console.log('×gemm, ×torch.mm, ×torch.sparse, ×SciPy: reference time / shears time (> 1: shears is faster).');
+  console.log('×<reference> columns: reference time / shears time (> 1: shears is faster).');
   console.log('Peer times are medians of the same inputs in shape and distribution, run after shears in one process.');
   if (rows.some((r) => r.ceiling > 1.05)) {
     console.log('Above 100% of a ceiling: the probe underestimates it. For bandwidth, the data stayed in cache or reads');

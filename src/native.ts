@@ -80,6 +80,7 @@ export type NativeBinding = {
   Both<'bsrFromCsr', [...Csr, blockRows: number, blockCols: number], Structure> &
   Both<'scoresAccumulate', [kind: string, acc: F32, grads: F32, weights: Maybe<F32>], F32> &
   Both<'activationStats', [activations: F32, features: number, batch: number, sumAbs: Float64Array, zeros: Float64Array], void> &
+  Both<'nmMask', [scores: F32, m: number, n: number, mask: Maybe<Uint8Array>, nan: Maybe<string>], Uint8Array> &
   Both<'selectSmallest', [scores: F32[], k: number, nan: Maybe<string>, eligible: Maybe<(Uint8Array | undefined)[]>, masks: Maybe<(Uint8Array | undefined)[]>, absolute: Maybe<boolean>], { masks: Uint8Array[]; threshold: number; eligible: number }>;
 
 const require = createRequire(import.meta.url);

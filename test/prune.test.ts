@@ -292,6 +292,32 @@ describe('granularities', () => {
     expectThrows(() => prune.nm(t, { n: 5, m: 4 }), RangeError, 'for n');
   });
 
+  it('N:M agrees with a sort-based reference (ties, ±0, masks, NaN policies; pairwise and sorted paths)', () => {
+    /** Per group: order by (pruned-by-mask first, NaN per policy, |score|, index); keep the last n. */
+    const reference = (s: Float32Array, n: number, m: number, mask: Uint8Array | undefined, nan: 'prune' | 'keep') => {
+      const out = new Uint8Array(s.length);
+      const rank = (i: number) => (mask && !mask[i] ? -2 : Number.isNaN(s[i]) ? (nan === 'prune' ? -1 : Infinity) : Math.abs(s[i]));
+      for (let g = 0; g < s.length; g += m) {
+        const order = Array.from({ length: m }, (_, j) => g + j).sort((a, b) => (rank(a) === rank(b) ? a - b : rank(a) - rank(b)));
+        for (const i of order.slice(m - n)) out[i] = mask ? mask[i] : 1;
+      }
+      return out;
+    };
+    const r = caseRng();
+    for (const [n, m] of [[2, 4], [1, 4], [4, 8], [3, 16], [5, 32], [0, 4], [4, 4]]) {
+      const s = Float32Array.from({ length: 96 * m }, () => [0, -0, 0.5, -0.5, Number.NaN, r() - 0.5, r() - 0.5][Math.floor(r() * 7)]);
+      const mask = Uint8Array.from(s, () => (r() < 0.7 ? 1 : 0));
+      for (const nan of ['prune', 'keep'] as const)
+        for (const mk of [undefined, mask]) {
+          const t = new Tensor(s, [96, m]);
+          expectEqualArrays(prune.nm(t, { n, m, mask: mk, nan }), reference(s, n, m, mk, nan), `${n}:${m} nan=${nan} mask=${!!mk} (seed ${seed})`);
+        }
+    }
+    const withNan = new Tensor(Float32Array.of(1, 2, Number.NaN, 3), [1, 4]);
+    expectThrows(() => prune.nm(withNan, { n: 2, m: 4 }), RangeError, 'scores[2] is NaN');
+    expectThrows(() => prune.nm(withNan, { n: 2, m: 4, nan: 'drop' as 'keep' }), RangeError, 'nan');
+  });
+
   it('block pruning removes the weakest whole blocks by L1, L2 or max pooling', () => {
     // 4×4 weight, 2×2 blocks with L1 sums 1, 8, 2.2, 40 and maxima 0.4, 2, 2, 10.
     const t = tensor([0.1, 0.2, 2, 2, 0.3, 0.4, 2, 2, 0.1, 0.1, 10, 10, 2, 0, 10, 10], [4, 4]);

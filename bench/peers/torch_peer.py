@@ -13,6 +13,19 @@ Case kinds (shapes as in shears: A is [m, k], B is [k, n]):
                  or at block sparsity with "block": [blockRows, blockCols] (kept blocks dense).
     spmv_scipy   scipy.sparse.csr_matrix A (same patterns as sparse_mm) times a vector: A @ x.
     sddmm_dense  the dense alternative to SDDMM: torch.mm(X, Y.t()), X [m, n], Y [k, n].
+    kthvalue     torch.kthvalue(x, k) over n uniform float32 scores.
+    topk         torch.topk(x, k, largest=False, sorted=False), the same scores.
+    global_unstructured
+                 torch.nn.utils.prune.global_unstructured(L1Unstructured, amount) over "layers"
+                 nn.Linear(d, d) weights, masks included; untimed between calls: prune.remove
+                 and the original weights copied back.
+    ln_structured
+                 prune.ln_structured(amount, n=2, dim=0) on each of those layers.
+    nm_topk      2:4 masks the way NVIDIA's ASP computes them: |w| in groups of 4 along the input
+                 dimension, topk(2) per group, scattered into a float mask; each layer.
+
+A case may carry its own "maxTime", "minSamples" and "warmup" (false: no warm-up call), for
+operations that take tens of seconds.
 
 and prints one JSON object on stdout: {"meta": {...}, "results": {id: {"median", "min", "max",
 "samples"} in seconds per call, and "otherLoad", the share of the machine's CPU time other
@@ -79,21 +92,36 @@ def log(message):
     print(f"peer: {message}", file=sys.stderr, flush=True)
 
 
-def measure(fn, max_time, min_samples):
-    """Seconds per call of fn: median, min and max over the samples."""
-    fn()  # warm-up (first-touch, lazy initialisation, thread pool start)
+def measure(fn, max_time, min_samples, warmup=True, reset=None):
+    """Seconds per call of fn: median, min and max over the samples. With `reset`, every sample is
+    one call and reset() runs, untimed, before it."""
+    if reset is not None:
+        samples = []
+        begin = time.perf_counter()
+        while len(samples) < min_samples or (time.perf_counter() - begin < max_time and len(samples) < MAX_SAMPLES):
+            reset()
+            start = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - start)
+        return summarise(samples)
+    if warmup:
+        fn()  # warm-up (first-touch, lazy initialisation, thread pool start)
     start = time.perf_counter()
     fn()
     first = time.perf_counter() - start
     calls = max(1, int(MIN_SAMPLE_SECONDS / max(first, 1e-9)))
-    samples = []
+    samples = [] if warmup else [first]
     begin = time.perf_counter()
     while len(samples) < min_samples or (time.perf_counter() - begin < max_time and len(samples) < MAX_SAMPLES):
         start = time.perf_counter()
         for _ in range(calls):
             fn()
         samples.append((time.perf_counter() - start) / calls)
-    samples.sort()
+    return summarise(samples)
+
+
+def summarise(samples):
+    samples = sorted(samples)
     mid = len(samples) // 2
     med = samples[mid] if len(samples) % 2 else (samples[mid - 1] + samples[mid]) / 2
     return {"median": med, "min": samples[0], "max": samples[-1], "samples": len(samples)}
@@ -191,7 +219,15 @@ def main():
 
     def prepare(c):
         """Builds the inputs of case c and returns the call to time."""
-        kind, m, k, n = c["kind"], c["m"], c["k"], c.get("n", 1)
+        kind = c["kind"]
+        if kind in ("kthvalue", "topk"):
+            x = torch.rand(c["n"], dtype=torch.float32)
+            if kind == "kthvalue":
+                return lambda: torch.kthvalue(x, c["k"])
+            return lambda: torch.topk(x, c["k"], largest=False, sorted=False)
+        if kind in ("global_unstructured", "ln_structured", "nm_topk"):
+            return mlp_case(c)
+        m, k, n = c["m"], c["k"], c.get("n", 1)
         if kind == "mm":
             a = dense(k, m).t() if c.get("transA") else dense(m, k)
             b = dense(n, k).t() if c.get("transB") else dense(k, n)
@@ -212,12 +248,58 @@ def main():
             return lambda: a @ x
         raise ValueError(f"unknown case kind {kind!r}")
 
+    def mlp_case(c):
+        """The MLP cases: (call, reset) over c["layers"] nn.Linear(d, d) layers."""
+        import torch.nn.utils.prune as tprune
+
+        d = c["d"]
+        layers = [torch.nn.Linear(d, d, bias=False) for _ in range(c["layers"])]
+        originals = [layer.weight.detach().clone() for layer in layers]
+
+        def restore():
+            for layer, w in zip(layers, originals):
+                if tprune.is_pruned(layer):
+                    tprune.remove(layer, "weight")
+                with torch.no_grad():
+                    layer.weight.copy_(w)
+
+        if c["kind"] == "global_unstructured":
+            params = [(layer, "weight") for layer in layers]
+            call = lambda: tprune.global_unstructured(params, pruning_method=tprune.L1Unstructured, amount=c["amount"])
+            return call, restore
+        if c["kind"] == "ln_structured":
+            def call():
+                for layer in layers:
+                    tprune.ln_structured(layer, "weight", amount=c["amount"], n=2, dim=0)
+            return call, restore
+
+        def nm():
+            masks = []
+            for layer in layers:
+                w = layer.weight.detach()
+                groups = w.abs().reshape(-1, 4)
+                keep = groups.topk(2, dim=1).indices
+                masks.append(torch.zeros_like(groups).scatter_(1, keep, 1.0).reshape(w.shape))
+            return masks
+        return nm, None
+
     results = {}
     cases = request["cases"]
     for i, c in enumerate(cases, 1):
         try:
             fn = prepare(c)
-            result, load = other_load(lambda: measure(fn, max_time, min_samples))
+            reset = None
+            if isinstance(fn, tuple):
+                fn, reset = fn
+            result, load = other_load(
+                lambda: measure(
+                    fn,
+                    float(c.get("maxTime", max_time)),
+                    int(c.get("minSamples", min_samples)),
+                    warmup=c.get("warmup", True),
+                    reset=reset,
+                )
+            )
             results[c["id"]] = {**result, "otherLoad": load}
             del fn
             log(f"[{i}/{len(cases)}] {c['id']}  {results[c['id']]['median'] * 1e3:.3f} ms")

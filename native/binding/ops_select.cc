@@ -1,4 +1,5 @@
 // selectSmallest(scores[], k, nan, eligible[]?, masks[]?, absolute?) -> { masks, threshold, eligible }
+// nmMask(scores, m, n, eligible?, nan?) -> Uint8Array (N:M by |score| along consecutive groups)
 #include <memory>
 #include <string>
 #include <vector>
@@ -101,11 +102,42 @@ Task prepare_select(const Napi::CallbackInfo& info) {
   return t;
 }
 
+Task prepare_nm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Array<float> s = f32(info[0], "scores");
+  const int64_t m = positive_dim(info[1], "m");
+  const int64_t n = dim(info[2], "n");
+  if (n > m) range_error("an integer between 0 and m (" + std::to_string(m) + ")", "n", describe(info[2]));
+  if (m > 4096) range_error("a group size of at most 4096", "m", describe(info[1]));
+  if (s.length % m != 0)
+    range_error("a divisor of the scores' length (" + std::to_string(s.length) + ")", "m", describe(info[1]));
+  Task t;
+  t.pin(s.handle);
+  const uint8_t* eligible = nullptr;
+  if (!is_absent(info[3])) {
+    const Array<uint8_t> e = u8(info[3], "mask");
+    expect_length(e, s.length, "mask", "scores.length");
+    eligible = e.data;
+    t.pin(e.handle);
+  }
+  const cpu::NanPolicy nan = nan_policy(info[4]);
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(s.length));
+  const size_t slot = t.pin(out);
+  const float* scores = s.data;
+  const int64_t count = s.length;
+  uint8_t* o = out.Data();
+  t.run = [=] { cpu::nm_mask(scores, count, static_cast<int>(m), static_cast<int>(n), eligible, nan, o); };
+  t.finish = [slot](Napi::Env, Task& self) { return self.pinned(slot); };
+  return t;
+}
+
 }  // namespace
 
 void register_select_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("selectSmallest", Napi::Function::New(env, Sync<prepare_select>, "selectSmallest"));
   exports.Set("selectSmallestAsync", Napi::Function::New(env, Async<prepare_select>, "selectSmallestAsync"));
+  exports.Set("nmMask", Napi::Function::New(env, Sync<prepare_nm>, "nmMask"));
+  exports.Set("nmMaskAsync", Napi::Function::New(env, Async<prepare_nm>, "nmMaskAsync"));
 }
 
 }  // namespace shears::binding

@@ -15,8 +15,8 @@
  * Every header field is checked against the file before anything is allocated: a corrupted file
  * gives a RangeError naming the tensor and the field, never a crash or a huge allocation.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 
 import { optionsObject, rangeError, typeError } from '../errors.js';
 import { Tensor } from '../prune/tensor.js';
@@ -54,8 +54,45 @@ function f16ToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-/** Parses safetensors bytes (see the module comment). `name` is used in error messages. */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/** A float tensor's little-endian bytes as float32 (a view into `src` where allowed, see parse). */
+function decodeFloats(src: Uint8Array, dtype: string, count: number, owned: boolean): Float32Array {
+  if (dtype === 'F32' && LITTLE_ENDIAN) {
+    // The file's bytes are the array's bytes: a view when aligned and the buffer is ours, else one memcpy.
+    if (owned && src.byteOffset % 4 === 0) return new Float32Array(src.buffer, src.byteOffset, count);
+    const out = new Float32Array(count);
+    new Uint8Array(out.buffer).set(src);
+    return out;
+  }
+  const out = new Float32Array(count);
+  const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  if (dtype === 'F32') for (let i = 0; i < count; i++) out[i] = dv.getFloat32(4 * i, true);
+  else if (dtype === 'F64') for (let i = 0; i < count; i++) out[i] = dv.getFloat64(8 * i, true);
+  else if (dtype === 'F16') for (let i = 0; i < count; i++) out[i] = f16ToF32(dv.getUint16(2 * i, true));
+  else {
+    const u = new Uint32Array(1), f = new Float32Array(u.buffer);
+    for (let i = 0; i < count; i++) {
+      u[0] = dv.getUint16(2 * i, true) << 16;
+      out[i] = f[0];
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses safetensors bytes (see the module comment). `name` is used in error messages. The
+ * tensors are copies: `bytes` can be reused afterwards.
+ */
 export function parseSafetensors(bytes: Uint8Array, name = '<bytes>'): SafetensorsData {
+  return parse(bytes, name, false);
+}
+
+/**
+ * `owned`: the caller hands `bytes` over (a buffer read from a file for this call), so aligned F32
+ * tensors become views into it instead of copies.
+ */
+function parse(bytes: Uint8Array, name: string, owned: boolean): SafetensorsData {
   if (!(bytes instanceof Uint8Array)) throw typeError('bytes', 'Uint8Array', bytes);
   if (bytes.length < 8) throw bad(name, `${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -101,19 +138,7 @@ export function parseSafetensors(bytes: Uint8Array, name = '<bytes>'): Safetenso
     spans.push([begin, end, key]);
     const src = bytes.subarray(dataStart + begin, dataStart + end);
     if (typeof dtype === 'string' && dtype in FLOAT_BYTES) {
-      const out = new Float32Array(count);
-      const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
-      if (dtype === 'F32') for (let i = 0; i < count; i++) out[i] = dv.getFloat32(4 * i, true);
-      else if (dtype === 'F64') for (let i = 0; i < count; i++) out[i] = dv.getFloat64(8 * i, true);
-      else if (dtype === 'F16') for (let i = 0; i < count; i++) out[i] = f16ToF32(dv.getUint16(2 * i, true));
-      else {
-        const u = new Uint32Array(1), f = new Float32Array(u.buffer);
-        for (let i = 0; i < count; i++) {
-          u[0] = dv.getUint16(2 * i, true) << 16;
-          out[i] = f[0];
-        }
-      }
-      floats.set(key, new Tensor(out, shape));
+      floats.set(key, new Tensor(decodeFloats(src, dtype, count, owned), shape));
       dtypes.set(key, dtype as StateEntry['dtype']);
     } else {
       // A copy that owns its memory (`bytes` may be a pooled Buffer, whose slice() is a view).
@@ -183,37 +208,57 @@ export interface SaveOptions {
 
 type Entry = { dtype: string; shape: number[]; bytes: Uint8Array };
 
-/** Serialises a state dict (entries with optional masks) to safetensors bytes. */
-export function serializeSafetensors(state: Map<string, StateEntry>, options?: SaveOptions & { raw?: SafetensorsData['raw'] }): Uint8Array {
+/** Zeros where the mask is 0 (a copy). */
+function masked(data: Float32Array, mask: Uint8Array): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) if (mask[i]) out[i] = data[i];
+  return out;
+}
+
+/** A typed array's bytes, as a view (no copy). */
+const bytesOf = (a: Float32Array | Int32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/**
+ * The file as pieces: the 8-byte length and header, then every tensor's bytes in order. Tensors are
+ * views of the caller's arrays where no conversion is needed, so writing them copies nothing.
+ */
+function layout(state: Map<string, StateEntry>, options?: SaveOptions & { raw?: SafetensorsData['raw'] }): Uint8Array[] {
   if (!(state instanceof Map)) throw typeError('state', 'a Map of name -> { tensor, mask? }', state);
   const o = optionsObject(options);
   const format = o.format ?? 'dense';
   if (!['dense', 'pytorch', 'csr'].includes(format)) throw rangeError('format', "'dense', 'pytorch' or 'csr'", format);
   const metadata: Record<string, string> = { ...(o.metadata ?? {}) };
   const entries: [string, Entry][] = [];
-  const f32 = (a: Float32Array | Int32Array, dtype: string, shape: number[]): Entry => ({ dtype, shape, bytes: new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)) });
+  const entry = (a: Float32Array | Int32Array, dtype: string, shape: number[]): Entry => ({ dtype, shape, bytes: bytesOf(a) });
   for (const [key, { tensor, mask }] of state) {
     if (!(tensor instanceof Tensor)) throw typeError(`state.get(${JSON.stringify(key)}).tensor`, 'Tensor', tensor);
     if (mask !== undefined && (!(mask instanceof Uint8Array) || mask.length !== tensor.size))
       throw rangeError(`state.get(${JSON.stringify(key)}).mask`, `a Uint8Array of length ${tensor.size}`, mask);
     const shape = [...tensor.shape];
-    const masked = mask ? Float32Array.from(tensor.data, (v, i) => (mask[i] ? v : 0)) : tensor.data;
-    if (!mask || format === 'dense') {
-      entries.push([key, f32(masked, 'F32', shape)]);
+    if (!mask) {
+      entries.push([key, entry(tensor.data, 'F32', shape)]);
+    } else if (format === 'dense') {
+      entries.push([key, entry(masked(tensor.data, mask), 'F32', shape)]);
     } else if (format === 'pytorch') {
-      entries.push([`${key}_orig`, f32(tensor.data, 'F32', shape)]);
-      entries.push([`${key}_mask`, f32(Float32Array.from(mask), 'F32', shape)]);
+      entries.push([`${key}_orig`, entry(tensor.data, 'F32', shape)]);
+      entries.push([`${key}_mask`, entry(Float32Array.from(mask), 'F32', shape)]);
     } else {
       if (shape.length !== 2) throw rangeError(`state.get(${JSON.stringify(key)})`, 'a 2-D tensor for the csr format', `shape [${shape}]`);
       const [rows, cols] = shape;
-      const rowPtr = new Int32Array(rows + 1), idx: number[] = [], vals: number[] = [];
-      for (let i = 0; i < rows; i++) {
-        for (let j = 0; j < cols; j++) if (mask[i * cols + j]) { idx.push(j); vals.push(tensor.data[i * cols + j]); }
-        rowPtr[i + 1] = idx.length;
+      let nnz = 0;
+      for (let i = 0; i < mask.length; i++) nnz += mask[i] ? 1 : 0;
+      const rowPtr = new Int32Array(rows + 1), idx = new Int32Array(nnz), vals = new Float32Array(nnz);
+      for (let i = 0, p = 0; i < rows; i++) {
+        for (let j = 0; j < cols; j++)
+          if (mask[i * cols + j]) {
+            idx[p] = j;
+            vals[p++] = tensor.data[i * cols + j];
+          }
+        rowPtr[i + 1] = p;
       }
-      entries.push([`${key}.row_ptr`, f32(rowPtr, 'I32', [rows + 1])]);
-      entries.push([`${key}.col_idx`, f32(Int32Array.from(idx), 'I32', [idx.length])]);
-      entries.push([`${key}.values`, f32(Float32Array.from(vals), 'F32', [vals.length])]);
+      entries.push([`${key}.row_ptr`, entry(rowPtr, 'I32', [rows + 1])]);
+      entries.push([`${key}.col_idx`, entry(idx, 'I32', [nnz])]);
+      entries.push([`${key}.values`, entry(vals, 'F32', [nnz])]);
       metadata[`shears.csr.${key}`] = `${rows},${cols}`;
     }
   }
@@ -228,35 +273,55 @@ export function serializeSafetensors(state: Map<string, StateEntry>, options?: S
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // data starts 8-byte aligned
   const head = Buffer.from(json, 'utf8');
-  const out = new Uint8Array(8 + head.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
-  out.set(head, 8);
-  let at = 8 + head.length;
-  for (const [, e] of entries) {
-    out.set(e.bytes, at);
-    at += e.bytes.length;
+  const start = new Uint8Array(8 + head.length);
+  new DataView(start.buffer).setBigUint64(0, BigInt(head.length), true);
+  start.set(head, 8);
+  return [start, ...entries.map(([, e]) => e.bytes)];
+}
+
+/** Serialises a state dict (entries with optional masks) to safetensors bytes. */
+export function serializeSafetensors(state: Map<string, StateEntry>, options?: SaveOptions & { raw?: SafetensorsData['raw'] }): Uint8Array {
+  const pieces = layout(state, options);
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
   }
   return out;
 }
 
 /** Reads a safetensors file (path) or bytes. */
 export function loadSafetensors(source: string | Uint8Array): SafetensorsData {
-  if (typeof source === 'string') return parseSafetensors(readFileSync(source), source);
+  if (typeof source === 'string') return parse(readFileSync(source), source, true);
   return parseSafetensors(source);
 }
 
 export async function loadSafetensorsAsync(path: string): Promise<SafetensorsData> {
   if (typeof path !== 'string') throw typeError('path', 'a string', path);
-  return parseSafetensors(await readFile(path), path);
+  return parse(await readFile(path), path, true);
 }
 
-/** Writes a state dict to a safetensors file in the chosen form. */
+/** Writes a state dict to a safetensors file in the chosen form (tensors written from their own memory). */
 export function saveSafetensors(path: string, state: Map<string, StateEntry>, options?: SaveOptions & { raw?: SafetensorsData['raw'] }): void {
   if (typeof path !== 'string') throw typeError('path', 'a string', path);
-  writeFileSync(path, serializeSafetensors(state, options));
+  const pieces = layout(state, options);
+  const fd = openSync(path, 'w');
+  try {
+    for (const p of pieces) for (let at = 0; at < p.length; ) at += writeSync(fd, p, at, Math.min(p.length - at, 1 << 30));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export async function saveSafetensorsAsync(path: string, state: Map<string, StateEntry>, options?: SaveOptions & { raw?: SafetensorsData['raw'] }): Promise<void> {
   if (typeof path !== 'string') throw typeError('path', 'a string', path);
-  await writeFile(path, serializeSafetensors(state, options));
+  const pieces = layout(state, options);
+  const file = await open(path, 'w');
+  try {
+    for (const p of pieces)
+      for (let at = 0; at < p.length; ) at += (await file.write(p, at, Math.min(p.length - at, 1 << 30))).bytesWritten;
+  } finally {
+    await file.close();
+  }
 }

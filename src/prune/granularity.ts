@@ -4,7 +4,8 @@
  */
 import { optionsObject, positiveInteger, rangeError, typeError } from '../errors.js';
 import { entriesToPrune, type Amount } from './amount.js';
-import { selectSmallest } from './select.js';
+import { native } from '../native.js';
+import { selectSmallest, type NanRule } from './select.js';
 import { asTensor, maskData, scoreData, Tensor } from './tensor.js';
 
 export interface NMOptions {
@@ -14,6 +15,8 @@ export interface NMOptions {
   m: number;
   importanceScores?: Tensor | Float32Array;
   mask?: Uint8Array;
+  /** NaN scores: rejected ('error', the default), ranked lowest ('prune') or highest ('keep'). */
+  nan?: NanRule;
 }
 
 /**
@@ -33,21 +36,9 @@ export function nm(t: Tensor, options: NMOptions): Uint8Array {
   const n = o.n;
   const inner = t.shape.length === 0 ? 1 : t.shape[t.shape.length - 1];
   if (inner % m !== 0) throw rangeError('m', `a divisor of the last dimension (${inner})`, m);
-  const scores = scoreData(o.importanceScores, t);
-  const mask = maskData(o.mask, t);
-  const out = new Uint8Array(t.size);
-  const order = new Array<number>(m);
-  for (let g = 0; g < t.size; g += m) {
-    for (let j = 0; j < m; j++) order[j] = j;
-    // Rank: pruned entries first, then by |score|, then by index (lowest pruned first).
-    const rank = (j: number) => (mask && !mask[g + j] ? -1 : Math.abs(scores[g + j]));
-    order.sort((a, b) => rank(a) - rank(b) || a - b);
-    for (let j = m - n; j < m; j++) {
-      const e = g + order[j];
-      out[e] = mask ? mask[e] : 1;
-    }
-  }
-  return out;
+  if (o.nan !== undefined && !['error', 'prune', 'keep'].includes(o.nan)) throw rangeError('nan', "'error', 'prune' or 'keep'", o.nan);
+  // Native: pairwise ranks inside each group, groups in parallel.
+  return native.nmMask(scoreData(o.importanceScores, t), m, n, maskData(o.mask, t), o.nan);
 }
 
 export interface BlockOptions {

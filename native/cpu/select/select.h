@@ -36,6 +36,12 @@ struct SelectResult {
 // With `absolute`, |score| is ranked (L1 magnitude) without materialising it.
 SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPolicy nan, bool absolute);
 
+// N:M masks: in every group of m consecutive entries, the n with the largest |score| are kept (1)
+// and the rest pruned (0); entries with eligible[i] == 0 are already pruned: they rank lowest and
+// stay 0. Ties are broken by position (the lower index is pruned first). NaN follows `nan`
+// (kError: RangeError naming the index, before anything is written). count % m must be 0.
+void nm_mask(const float* scores, int64_t count, int m, int n, const uint8_t* eligible, NanPolicy nan, uint8_t* out);
+
 struct SelectCounts {
   int64_t below = 0, nans = 0, eligible = 0;
 };
