@@ -1,19 +1,40 @@
 /**
- * Pruning: masks equal torch.nn.utils.prune's bit for bit (fixtures made by
+ * Pruning: masks equal torch.nn.utils.prune's bit for bit (safetensors fixtures made by
  * test/fixtures/make_prune_fixtures.py with PyTorch), the selection engine agrees with a full sort
  * on random, constant, tied and ±0 inputs, and the amount rules and errors follow PyTorch's.
  */
-import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 import { beforeEach, describe, expect, it } from 'vitest';
 
-import { prune, selectSmallest, selectSmallestAsync, Tensor, type StateEntry } from '../src/index.js';
+import { loadSafetensors, prune, selectSmallest, selectSmallestAsync, Tensor, type StateEntry } from '../src/index.js';
 import { caseRng, expectEqualArrays, expectThrows, isas, seed, useIsa } from './helpers.js';
 
 type AmountJson = { count: number } | { fraction: number };
-const fixtures = JSON.parse(readFileSync(new URL('./fixtures/prune-unstructured.json', import.meta.url), 'utf8')) as {
-  cases: Record<string, unknown>[];
-};
+/**
+ * The cases of a fixture written by make_prune_fixtures.py, read with shears' own safetensors
+ * reader: __metadata__.cases lists them, with each array field naming its tensor(s).
+ */
+function loadCases(name: string): Record<string, unknown>[] {
+  const file = loadSafetensors(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)));
+  const isTensor = (v: unknown) => typeof v === 'string' && (file.tensors.has(v) || file.raw.has(v));
+  const values = (tname: string): number[] => {
+    const t = file.tensors.get(tname);
+    return t ? Array.from(t.tensor.data) : Array.from(file.raw.get(tname)!.bytes);
+  };
+  const cases = JSON.parse(file.metadata.cases) as Record<string, unknown>[];
+  return cases.map((c) =>
+    Object.fromEntries(
+      Object.entries(c).map(([k, v]) => {
+        if (isTensor(v)) return [k, values(v as string)];
+        if (Array.isArray(v) && v.length > 0 && v.every(isTensor)) return [k, (v as string[]).map(values)];
+        return [k, v];
+      }),
+    ),
+  );
+}
+
+const fixtures = { cases: loadCases('prune-unstructured.safetensors') };
 
 const tensor = (data: number[], shape: number[]) => new Tensor(Float32Array.from(data), shape);
 const ones = (a: Uint8Array) => a.reduce((s, v) => s + v, 0);
@@ -59,8 +80,8 @@ describe('parity with torch.nn.utils.prune', () => {
 });
 
 describe('parity with torch.nn.utils.prune: structured', () => {
-  const structured = JSON.parse(readFileSync(new URL('./fixtures/prune-structured.json', import.meta.url), 'utf8')) as {
-    cases: { kind: string; shape: number[]; data: number[]; n: number | 'Infinity'; dim: number; amount: AmountJson; before?: number[]; mask: number[] }[];
+  const structured = {
+    cases: loadCases('prune-structured.safetensors') as unknown as { kind: string; shape: number[]; data: number[]; n: number | 'Infinity'; dim: number; amount: AmountJson; before?: number[]; mask: number[] }[],
   };
 
   it(`lnStructured along every dim, n = 1, 2, 3, ∞, alone and composed (${structured.cases.length} cases)`, () => {
@@ -316,6 +337,27 @@ describe('granularities', () => {
     const withNan = new Tensor(Float32Array.of(1, 2, Number.NaN, 3), [1, 4]);
     expectThrows(() => prune.nm(withNan, { n: 2, m: 4 }), RangeError, 'scores[2] is NaN');
     expectThrows(() => prune.nm(withNan, { n: 2, m: 4, nan: 'drop' as 'keep' }), RangeError, 'nan');
+  });
+
+  it('lnStructured and blockUnstructured: NaN rejected by default (naming the entry), ranked lowest or highest by option', () => {
+    // Rows 0..3 with L2 norms 1, 2, 3, 4; row 1 gets a NaN.
+    const data = [1, 0, 0, 0, NaN, 2, 0, 0, 0, 0, 3, 0, 0, 0, 0, 4];
+    const t = tensor(data, [4, 4]);
+    expectThrows(() => prune.lnStructured(t, { amount: 1, n: 2, dim: 0 }), RangeError, 'importanceScores', 'NaN at entry 4');
+    const row = (keep: number[]) => keep.flatMap((k) => [k, k, k, k]);
+    expectEqualArrays(prune.lnStructured(t, { amount: 1, n: 2, dim: 0, nan: 'prune' }), row([1, 0, 1, 1]), 'ln nan=prune');
+    expectEqualArrays(prune.lnStructured(t, { amount: 1, n: 2, dim: 0, nan: 'keep' }), row([0, 1, 1, 1]), 'ln nan=keep');
+    expectEqualArrays(prune.lnStructured(t, { amount: 1, n: Infinity, dim: 0, nan: 'keep' }), row([0, 1, 1, 1]), 'ln ∞ nan=keep');
+    // A NaN the mask already pruned takes no part.
+    const mask = Uint8Array.from(data, (_, i) => (i === 4 ? 0 : 1));
+    expectEqualArrays(prune.lnStructured(t, { amount: 1, n: 2, dim: 0, mask }), row([0, 1, 1, 1]).map((v, i) => (i === 4 ? 0 : v)), 'ln masked NaN');
+    expectThrows(() => prune.lnStructured(t, { amount: 1, n: 2, dim: 0, nan: 'drop' as 'keep' }), RangeError, 'nan');
+    // 2×2 blocks of a 4×4: L1 scores 1, 2 (NaN), 3, 4.
+    const b = tensor([1, 0, 2, NaN, 0, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0, 0], [4, 4]);
+    expectThrows(() => prune.blockUnstructured(b, { amount: 1, blockRows: 2, blockCols: 2 }), RangeError, 'NaN at entry 3');
+    const blocks = (k: number[]) => [k[0], k[0], k[1], k[1], k[0], k[0], k[1], k[1], k[2], k[2], k[3], k[3], k[2], k[2], k[3], k[3]];
+    expectEqualArrays(prune.blockUnstructured(b, { amount: 1, blockRows: 2, blockCols: 2, nan: 'prune' }), blocks([1, 0, 1, 1]), 'block nan=prune');
+    expectEqualArrays(prune.blockUnstructured(b, { amount: 1, blockRows: 2, blockCols: 2, nan: 'keep', pool: 'max' }), blocks([0, 1, 1, 1]), 'block nan=keep');
   });
 
   it('block pruning removes the weakest whole blocks by L1, L2 or max pooling', () => {

@@ -44,6 +44,7 @@ program
   .option('--exclude <regex>', 'tensors to leave alone')
   .addOption(new Option('--format <format>', 'output form').choices(['dense', 'pytorch', 'csr']).default('dense'))
   .option('--seed <n>', 'seed for random pruning')
+  .option('--grads <file>', 'gradients (safetensors, same names) for --method taylor: |weight × gradient|')
   .option('--json', 'print the per-layer table as JSON')
   .action((input: string, o: PruneCliOptions & { json?: boolean }) => {
     const progress = process.stderr.isTTY && !o.json ? (line: string) => process.stderr.write(`${line}\n`) : () => {};

@@ -15,6 +15,8 @@ export interface PruneCliOptions {
   exclude?: string;
   format: 'dense' | 'pytorch' | 'csr';
   seed?: string;
+  /** For --method taylor: a safetensors file of gradients, one per pruned tensor, same names and shapes. */
+  grads?: string;
 }
 
 /** A CLI amount: "0.9" is a fraction, "1000" a count (as in PyTorch). */
@@ -36,8 +38,9 @@ function parseGranularity(text: string): Granularity {
 }
 
 export function runPrune(input: string, o: PruneCliOptions, log: (line: string) => void): TensorRow[] {
-  if (o.method === 'taylor') throw new RangeError("--method taylor needs gradients, which a weights file does not hold: use l1, l2 or random, or the API's importanceScores");
-  if (!['l1', 'l2', 'random'].includes(o.method)) throw new RangeError(`Expected l1, l2, random or taylor for --method but received '${o.method}'`);
+  if (o.method === 'taylor' && !o.grads)
+    throw new RangeError('--method taylor ranks |weight × gradient| and needs --grads <file.safetensors> holding a gradient for every pruned tensor (same names)');
+  if (!['l1', 'l2', 'random', 'taylor'].includes(o.method)) throw new RangeError(`Expected l1, l2, random or taylor for --method but received '${o.method}'`);
   if (!['layer', 'global'].includes(o.scope)) throw new RangeError(`Expected layer or global for --scope but received '${o.scope}'`);
   const amount = parseAmount(o.amount);
   const granularity = parseGranularity(o.granularity);
@@ -48,12 +51,25 @@ export function runPrune(input: string, o: PruneCliOptions, log: (line: string) 
   const targets = [...data.tensors].filter(([name, e]) => include.test(name) && !exclude?.test(name) && e.tensor.shape.length >= 2);
   if (targets.length === 0) throw new RangeError(`No tensor matches --include ${include} (and has 2 or more dimensions) in ${input}`);
   const out = new Map<string, StateEntry>(data.tensors);
+  // First-order Taylor importance |w·g| (Molchanov et al.), from the gradients file.
+  const grads = o.method === 'taylor' ? loadSafetensors(o.grads!) : undefined;
+  const scoresOf = (name: string, t: Tensor): Float32Array | undefined => {
+    if (!grads) return undefined;
+    const g = grads.tensors.get(name);
+    if (!g) throw new RangeError(`--grads ${o.grads} has no tensor ${name}`);
+    if (g.tensor.size !== t.size || g.tensor.shape.join() !== t.shape.join())
+      throw new RangeError(`--grads ${o.grads}: ${name} has shape [${g.tensor.shape}] but the weight has [${t.shape}]`);
+    const s = new Float32Array(t.size);
+    for (let i = 0; i < s.length; i++) s[i] = Math.abs(t.data[i] * g.tensor.data[i]);
+    return s;
+  };
   if (o.scope === 'global') {
     if (granularity.kind !== 'element') throw new RangeError('--scope global supports --granularity element only');
     const masks = prune.globalUnstructured(targets.map(([, e]) => e.tensor), {
       amount,
       method: o.method === 'random' ? 'random' : 'l1',
       masks: targets.map(([, e]) => e.mask),
+      importanceScores: grads ? targets.map(([name, e]) => scoresOf(name, e.tensor)!) : undefined,
       seed,
     });
     targets.forEach(([name, e], i) => out.set(name, { tensor: e.tensor, mask: masks[i] }));
@@ -61,16 +77,20 @@ export function runPrune(input: string, o: PruneCliOptions, log: (line: string) 
     targets.forEach(([name, e], i) => {
       const t: Tensor = e.tensor;
       const mask = e.mask;
+      const importanceScores = scoresOf(name, t);
       let m: Uint8Array;
       if (granularity.kind === 'element') {
-        m = o.method === 'random' ? prune.randomUnstructured(t, { amount, mask, seed }) : prune.l1Unstructured(t, { amount, mask });
+        m = o.method === 'random' ? prune.randomUnstructured(t, { amount, mask, seed }) : prune.l1Unstructured(t, { amount, mask, importanceScores });
       } else if (granularity.kind === 'row') {
-        m = o.method === 'random' ? prune.randomStructured(t, { amount, dim: 0, mask, seed }) : prune.lnStructured(t, { amount, n: o.method === 'l2' ? 2 : 1, dim: 0, mask });
+        m =
+          o.method === 'random'
+            ? prune.randomStructured(t, { amount, dim: 0, mask, seed })
+            : prune.lnStructured(t, { amount, n: o.method === 'l2' ? 2 : 1, dim: 0, mask, importanceScores });
       } else if (granularity.kind === 'nm') {
-        m = prune.nm(t, { n: granularity.n, m: granularity.m, mask });
+        m = prune.nm(t, { n: granularity.n, m: granularity.m, mask, importanceScores });
       } else {
         const flat = t.shape.length === 2 ? t : new Tensor(t.data, [t.shape[0], t.size / t.shape[0]]);
-        m = prune.blockUnstructured(flat, { amount, blockRows: granularity.r, blockCols: granularity.c, pool: o.method === 'l2' ? 'l2' : 'l1', mask });
+        m = prune.blockUnstructured(flat, { amount, blockRows: granularity.r, blockCols: granularity.c, pool: o.method === 'l2' ? 'l2' : 'l1', mask, importanceScores });
       }
       out.set(name, { tensor: t, mask: m });
       log(`  [${i + 1}/${targets.length}] ${name}`);

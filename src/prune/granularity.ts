@@ -6,6 +6,7 @@ import { optionsObject, positiveInteger, rangeError, typeError } from '../errors
 import { entriesToPrune, type Amount } from './amount.js';
 import { native } from '../native.js';
 import { selectSmallest, type NanRule } from './select.js';
+import { nanRule } from './structured.js';
 import { asTensor, maskData, scoreData, Tensor } from './tensor.js';
 
 export interface NMOptions {
@@ -36,9 +37,13 @@ export function nm(t: Tensor, options: NMOptions): Uint8Array {
   const n = o.n;
   const inner = t.shape.length === 0 ? 1 : t.shape[t.shape.length - 1];
   if (inner % m !== 0) throw rangeError('m', `a divisor of the last dimension (${inner})`, m);
-  if (o.nan !== undefined && !['error', 'prune', 'keep'].includes(o.nan)) throw rangeError('nan', "'error', 'prune' or 'keep'", o.nan);
+  nanRule(o.nan);
   // Native: pairwise ranks inside each group, groups in parallel.
   return native.nmMask(scoreData(o.importanceScores, t), m, n, maskData(o.mask, t), o.nan);
+}
+
+function rejectNaN(at: number): never {
+  throw rangeError('importanceScores', "scores without NaN (pass nan: 'prune' or 'keep' to rank blocks holding NaN)", `NaN at entry ${at}`);
 }
 
 export interface BlockOptions {
@@ -49,6 +54,8 @@ export interface BlockOptions {
   pool?: 'l1' | 'l2' | 'max';
   importanceScores?: Tensor | Float32Array;
   mask?: Uint8Array;
+  /** A block holding a NaN score: rejected ('error', the default), pruned first ('prune') or kept ('keep'). */
+  nan?: NanRule;
 }
 
 /**
@@ -66,6 +73,7 @@ export function blockUnstructured(t: Tensor, options: BlockOptions): Uint8Array 
   if (cols % bc !== 0) throw rangeError('cols', `a multiple of blockCols (${bc})`, cols);
   const pool = o.pool ?? 'l1';
   if (pool !== 'l1' && pool !== 'l2' && pool !== 'max') throw rangeError('pool', "'l1', 'l2' or 'max'", pool);
+  const nan = nanRule(o.nan);
   const scores = scoreData(o.importanceScores, t);
   const mask = maskData(o.mask, t);
   const nbr = rows / br, nbc = cols / bc;
@@ -76,11 +84,12 @@ export function blockUnstructured(t: Tensor, options: BlockOptions): Uint8Array 
       const b = Math.floor(i / br) * nbc + Math.floor(j / bc);
       const v = mask && !mask[i * cols + j] ? 0 : Math.abs(scores[i * cols + j]);
       if (mask && mask[i * cols + j]) alive[b] = 1;
-      blockScore[b] = pool === 'max' ? Math.max(blockScore[b], v) : blockScore[b] + (pool === 'l2' ? v * v : v);
+      if (v !== v && nan === 'error') rejectNaN(i * cols + j);
+      blockScore[b] = v !== v ? v : pool === 'max' ? Math.max(blockScore[b], v) : blockScore[b] + (pool === 'l2' ? v * v : v);
     }
   const pooled = Float32Array.from(blockScore, (s) => (pool === 'l2' ? Math.sqrt(s) : s));
   const k = entriesToPrune(o.amount!, alive.reduce((a, b) => a + b, 0));
-  const keep = selectSmallest([pooled], k, { eligible: [alive] }).masks[0];
+  const keep = selectSmallest([pooled], k, { eligible: [alive], nan }).masks[0];
   const out = new Uint8Array(t.size);
   for (let i = 0; i < rows; i++)
     for (let j = 0; j < cols; j++) {

@@ -6,7 +6,7 @@
  */
 import { optionsObject, rangeError, typeError } from '../errors.js';
 import { entriesToPrune, type Amount } from './amount.js';
-import { selectSmallest } from './select.js';
+import { selectSmallest, type NanRule } from './select.js';
 import { asTensor, maskData, scoreData, Tensor } from './tensor.js';
 import { randomScores, seedOf } from './random.js';
 
@@ -15,6 +15,11 @@ export interface StructuredOptions {
   /** The dimension whose slices are pruned; negative counts from the end. */
   dim: number;
   mask?: Uint8Array;
+  /**
+   * A slice whose scores hold a NaN: rejected ('error', the default, naming the entry), ranked
+   * below every other slice ('prune') or above them ('keep').
+   */
+  nan?: NanRule;
 }
 
 /** Resolves `dim` against the shape: [outer, size, inner] so index = (o * size + c) * inner + i. */
@@ -57,30 +62,50 @@ function expand(keep: Uint8Array, mask: Uint8Array | undefined, outer: number, s
   return out;
 }
 
-/** Ln norm of every slice along dim (n > 0 or Infinity), accumulated in float64. */
+/** Ln norm of every slice along dim (n > 0 or Infinity), accumulated in float64. NaN propagates. */
 function sliceNorms(s: Float32Array, n: number, outer: number, size: number, inner: number): Float32Array {
   const acc = new Float64Array(size);
-  for (let o = 0; o < outer; o++)
-    for (let c = 0; c < size; c++) {
-      const base = (o * size + c) * inner;
-      let a = acc[c];
-      for (let i = 0; i < inner; i++) {
-        const v = Math.abs(s[base + i]);
-        a = n === Infinity ? Math.max(a, v) : n === 1 ? a + v : n === 2 ? a + v * v : a + v ** n;
+  // One loop per norm, so the hot loop has no branch on n.
+  const accumulate = (step: (a: number, v: number) => number) => {
+    for (let o = 0; o < outer; o++)
+      for (let c = 0; c < size; c++) {
+        const base = (o * size + c) * inner;
+        let a = acc[c];
+        for (let i = 0; i < inner; i++) a = step(a, s[base + i]);
+        acc[c] = a;
       }
-      acc[c] = a;
-    }
+  };
+  if (n === Infinity) accumulate((a, v) => (v !== v ? v : Math.max(a, Math.abs(v))));
+  else if (n === 1) accumulate((a, v) => a + Math.abs(v));
+  else if (n === 2) accumulate((a, v) => a + v * v);
+  else accumulate((a, v) => a + Math.abs(v) ** n);
   return Float32Array.from(acc, (a) => (n === Infinity || n === 1 ? a : n === 2 ? Math.sqrt(a) : a ** (1 / n)));
 }
 
-function structuredMask(t: Tensor, o: Partial<StructuredOptions>, scoresOf: (keptCount: number, size: number) => Float32Array): Uint8Array {
+/** Throws the NaN error naming the first NaN entry of `scores` (called once a slice score is NaN). */
+function rejectNaN(scores: Float32Array, mask: Uint8Array | undefined, what: string): never {
+  const i = scores.findIndex((v, j) => Number.isNaN(v) && (!mask || mask[j] !== 0));
+  throw rangeError('importanceScores', `scores without NaN (pass nan: 'prune' or 'keep' to rank ${what} holding NaN)`, `NaN at entry ${i}`);
+}
+
+/** Validates the `nan` option. */
+export function nanRule(nan: unknown): NanRule {
+  if (nan === undefined) return 'error';
+  if (nan !== 'error' && nan !== 'prune' && nan !== 'keep') throw rangeError('nan', "'error', 'prune' or 'keep'", nan);
+  return nan;
+}
+
+function structuredMask(t: Tensor, o: Partial<StructuredOptions>, scoresOf: (keptCount: number, size: number) => Float32Array, nanEntries?: Float32Array): Uint8Array {
   const { outer, size, inner } = layout(t, o.dim);
+  const nan = nanRule(o.nan);
   const mask = maskData(o.mask, t);
   const kept = keptSlices(mask, outer, size, inner);
   const keptCount = kept.reduce((a, b) => a + b, 0);
   const k = entriesToPrune(o.amount!, keptCount);
   if (k === 0) return mask ? mask.slice() : new Uint8Array(t.size).fill(1);
-  const keep = selectSmallest([scoresOf(keptCount, size)], k, { eligible: [kept] }).masks[0];
+  const scores = scoresOf(keptCount, size);
+  if (nan === 'error' && nanEntries && scores.some((v, c) => kept[c] !== 0 && Number.isNaN(v))) rejectNaN(nanEntries, mask, 'slices');
+  const keep = selectSmallest([scores], k, { eligible: [kept], nan }).masks[0];
   return expand(keep, mask, outer, size, inner);
 }
 
@@ -101,7 +126,7 @@ export function lnStructured(t: Tensor, options: StructuredOptions & { n: number
   const mask = maskData(o.mask, t);
   const scores = o.importanceScores !== undefined || !mask ? scoreData(o.importanceScores, t) : t.data.map((v, i) => (mask[i] ? v : 0));
   const { outer, size, inner } = layout(t, o.dim);
-  return structuredMask(t, o, () => sliceNorms(scores, o.n!, outer, size, inner));
+  return structuredMask(t, o, () => sliceNorms(scores, o.n!, outer, size, inner), scores);
 }
 
 /** Prunes `amount` slices along `dim` chosen at random; with a `seed`, reproducibly. */
