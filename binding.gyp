@@ -28,6 +28,7 @@
         "native/cpu/probe/probe.cc",
         "native/cpu/select/select.cc",
         "native/cpu/select/nm.cc",
+        "native/cpu/train/mlp.cc",
         "native/cpu/select/select_scalar.cc",
         "native/cpu/scores/scores.cc",
         "native/cpu/scores/scores_scalar.cc",
@@ -37,6 +38,7 @@
         "native/binding/ops_dense.cc",
         "native/binding/ops_sparse.cc",
         "native/binding/ops_select.cc",
+        "native/binding/ops_train.cc",
         "native/binding/ops_scores.cc",
         "native/binding/addon.cc"
       ],

@@ -53,6 +53,56 @@ type Both<Name extends string, A extends unknown[], R> = { [K in Name]: Sync<A, 
 type Csr = [rows: number, cols: number, rowPtr: I32, colIdx: I32, values: F32];
 type Bsr = [rows: number, cols: number, blockRows: number, blockCols: number, rowPtr: I32, colIdx: I32, values: F32];
 
+/** A linear layer as the native trainer sees it (src/train builds these; buffers are shared). */
+export interface NativeLayer {
+  in: number;
+  out: number;
+  w: F32;
+  b?: F32;
+  mask: Uint8Array;
+  vw?: F32;
+  vb?: F32;
+  score?: F32;
+  relu: boolean;
+  dropout: number;
+  frozen?: boolean;
+}
+export interface NativePruneEvent {
+  step: number;
+  global: boolean;
+  target: Float64Array;
+}
+export interface NativeEpochOptions {
+  batchSize: number;
+  lr: F32;
+  momentum: number;
+  weightDecay: number;
+  nesterov: boolean;
+  seed: number;
+  shuffle?: boolean;
+  criterion?: string;
+  sparseBelow: number;
+  events?: NativePruneEvent[];
+  teacher?: NativeLayer[];
+  alpha?: number;
+  temperature?: number;
+  abort?: I32;
+}
+export interface NativeEpochResult {
+  loss: number;
+  steps: number;
+  correct: number;
+  seen: number;
+  aborted: boolean;
+  sparse: boolean[];
+}
+export interface NativeProgress {
+  step: number;
+  steps: number;
+  loss: number;
+  samplesPerSecond: number;
+}
+
 export type NativeBinding = {
   info(): NativeInfo;
   setNumThreads(n: number): void;
@@ -81,6 +131,11 @@ export type NativeBinding = {
   Both<'scoresAccumulate', [kind: string, acc: F32, grads: F32, weights: Maybe<F32>], F32> &
   Both<'activationStats', [activations: F32, features: number, batch: number, sumAbs: Float64Array, zeros: Float64Array], void> &
   Both<'nmMask', [scores: F32, m: number, n: number, mask: Maybe<Uint8Array>, nan: Maybe<string>], Uint8Array> &
+  Both<'trainEpoch', [layers: NativeLayer[], x: F32, y: I32, options: NativeEpochOptions, onProgress?: (p: NativeProgress) => void], NativeEpochResult> &
+  Both<'predict', [layers: NativeLayer[], x: F32, n: number, batch: number, sparseBelow: number], F32> & {
+    gradients(layers: NativeLayer[], x: F32, y: I32, sparse: boolean): { loss: number; dw: F32[]; db: F32[] };
+    pruneLayers(layers: NativeLayer[], event: NativePruneEvent, criterion: Maybe<string>): void;
+  } &
   Both<'selectSmallest', [scores: F32[], k: number, nan: Maybe<string>, eligible: Maybe<(Uint8Array | undefined)[]>, masks: Maybe<(Uint8Array | undefined)[]>, absolute: Maybe<boolean>], { masks: Uint8Array[]; threshold: number; eligible: number }>;
 
 const require = createRequire(import.meta.url);

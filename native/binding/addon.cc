@@ -116,6 +116,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_sparse_ops(env, exports);
   register_select_ops(env, exports);
   register_score_ops(env, exports);
+  register_train_ops(env, exports);
   return exports;
 }
 

@@ -9,5 +9,6 @@ void register_dense_ops(Napi::Env env, Napi::Object exports);
 void register_sparse_ops(Napi::Env env, Napi::Object exports);
 void register_select_ops(Napi::Env env, Napi::Object exports);
 void register_score_ops(Napi::Env env, Napi::Object exports);
+void register_train_ops(Napi::Env env, Napi::Object exports);
 
 }  // namespace shears::binding

@@ -1,0 +1,107 @@
+// The native trainer: whole epochs of masked SGD over a stack of linear layers (optional ReLU and
+// dropout after each), softmax cross-entropy (optionally distilled from a teacher), pruning events
+// at planned steps, and the statistics pruning criteria need.
+//
+// Activations are feature-major ([features, batch]) so every product walks contiguous rows: a
+// dense layer runs GEMM, a sparse one CSR SpMM forward, SpMM with the transposed pattern for the
+// input gradient and SDDMM for the weight gradient (only at kept weights). A sparse layer's weights
+// and momentum live in CSR order during the epoch and are written back to the caller's dense arrays
+// at its end (or when it stops early), so the caller always sees a consistent model.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace shears::cpu::train {
+
+// A layer's buffers are the caller's (JS typed arrays): updated in place.
+struct Layer {
+  int64_t in = 0, out = 0;
+  float* w = nullptr;       // [out, in] row-major (nn.Linear layout)
+  float* b = nullptr;       // [out], or null for no bias
+  uint8_t* mask = nullptr;  // [out * in], 1 = kept (required: pruning writes it)
+  float* vw = nullptr;      // momentum of w, [out * in]
+  float* vb = nullptr;      // momentum of b, [out]
+  float* score = nullptr;   // accumulated criterion statistic [out * in], or null
+  bool relu = false;        // ReLU after the affine map
+  float dropout = 0.0f;     // dropout probability after the activation (training only)
+  bool frozen = false;      // not updated (fine-tuning only the pruned layers)
+};
+
+// A teacher for distillation: weights only, no masks needed (entries are used as they are).
+struct TeacherLayer {
+  int64_t in = 0, out = 0;
+  const float* w = nullptr;
+  const float* b = nullptr;
+  bool relu = false;
+};
+
+// Statistic accumulated into Layer::score at every step (g = dLoss/dw of the step's batch).
+enum class Criterion { kNone, kGradient /* |g| */, kTaylor /* |w·g| */, kFisher /* g² */, kMovement /* -w·g */ };
+
+// Before step `step` (0-based within the epoch): prune to the target sparsities. target[l] is the
+// fraction of layer l's entries that are pruned afterwards (< 0: leave the layer alone); with
+// `global`, the layers with target >= 0 share one threshold and their (equal) target is the
+// fraction over all of them.
+// Ranked by |w| (criterion kNone) or by the accumulated score. Masks only shrink.
+struct PruneEvent {
+  int64_t step = 0;
+  bool global = false;
+  std::vector<double> target;
+};
+
+struct Progress {
+  int64_t step = 0, steps = 0;
+  double loss = 0;            // running mean over the epoch so far
+  double samples_per_second = 0;
+};
+
+struct EpochConfig {
+  const float* x = nullptr;   // [samples, features] sample-major (as datasets store them)
+  const int32_t* y = nullptr; // [samples], in [0, classes)
+  int64_t samples = 0, batch = 0;
+  const float* lr = nullptr;  // learning rate of every step of the epoch
+  float momentum = 0, weight_decay = 0;
+  bool nesterov = false;
+  uint64_t seed = 0;          // shuffle and dropout of this epoch
+  bool shuffle = true;
+  Criterion criterion = Criterion::kNone;
+  std::vector<PruneEvent> events;
+  double sparse_below = 0.3;  // a layer whose kept fraction is at most this runs sparse (CSR)
+  // Distillation: loss = alpha·CE + (1 - alpha)·T²·KL(softmax(t/T) ‖ softmax(s/T)).
+  const std::vector<TeacherLayer>* teacher = nullptr;
+  float alpha = 1.0f, temperature = 1.0f;
+  const int32_t* abort_flag = nullptr;  // nonzero: stop before the next step
+  std::function<void(const Progress&)> progress;  // called at most every `progress_ms`
+  int progress_ms = 100;
+};
+
+struct EpochResult {
+  double loss = 0;       // mean loss over the completed steps
+  int64_t steps = 0;     // steps completed
+  int64_t correct = 0;   // training samples classified correctly (before each step's update)
+  int64_t seen = 0;      // samples in the completed steps
+  bool aborted = false;
+  std::vector<int> sparse_layers;  // 1 where the layer ran sparse at the end
+};
+
+// Runs one epoch. Throws RangeError (shears::Error) when the loss becomes NaN or infinite, naming
+// the step; the model is then as after the previous step.
+EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg);
+
+// Inference: logits [n, classes] (sample-major) for x [n, features], in batches of `batch`.
+// Layers with a kept fraction at most `sparse_below` run sparse.
+void predict(const std::vector<Layer>& layers, const float* x, int64_t n, int64_t batch, double sparse_below,
+             float* logits);
+
+// Gradients of the mean cross-entropy over x [n, features] (one batch, no dropout, no update):
+// dw[l] [out*in] (zero where masked) and db[l] [out]; returns the loss. For tests and tools.
+double gradients(const std::vector<Layer>& layers, const float* x, const int32_t* y, int64_t n, bool sparse,
+                 const std::vector<float*>& dw, const std::vector<float*>& db);
+
+// Prunes now (as an event would inside an epoch), by |w| or by the accumulated scores.
+void prune_now(std::vector<Layer>& layers, const PruneEvent& event, Criterion criterion);
+
+}  // namespace shears::cpu::train

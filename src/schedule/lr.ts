@@ -1,0 +1,49 @@
+/**
+ * Learning-rate schedules, evaluated per optimizer step (TypeScript plans them; the native epoch
+ * receives the rate of each of its steps).
+ */
+import { optionsObject, rangeError, typeError } from '../errors.js';
+
+export type LrSchedule =
+  | { kind: 'constant' }
+  /** Multiply by `gamma` every `stepSize` epochs (PyTorch's StepLR). */
+  | { kind: 'step'; stepSize: number; gamma?: number }
+  /** Cosine from the base rate to `minLr` over all epochs (CosineAnnealingLR). */
+  | { kind: 'cosine'; minLr?: number };
+
+export interface LrOptions {
+  schedule?: LrSchedule;
+  /** Linear warm-up from 0 over this many epochs (fractions allowed), then the schedule. */
+  warmupEpochs?: number;
+}
+
+/** Checks a base learning rate: a finite number > 0. */
+export function checkLr(lr: unknown, name = 'lr'): number {
+  if (typeof lr !== 'number') throw typeError(name, 'a finite number > 0', lr);
+  if (!(lr > 0) || !Number.isFinite(lr)) throw rangeError(name, 'a finite number > 0', lr);
+  return lr;
+}
+
+/**
+ * The rate of optimizer step `step` (0-based, over the whole run) with `stepsPerEpoch` steps per
+ * epoch and `epochs` epochs. Step-wise schedules change at epoch boundaries; cosine and warm-up
+ * move every step (warm-up reaches the base rate at the end of its last step).
+ */
+export function learningRate(base: number, step: number, stepsPerEpoch: number, epochs: number, options?: LrOptions): number {
+  const o = optionsObject(options);
+  const epoch = step / stepsPerEpoch;
+  const s = o.schedule ?? { kind: 'constant' };
+  let lr: number;
+  if (s.kind === 'constant') lr = base;
+  else if (s.kind === 'step') {
+    if (!(Number.isInteger(s.stepSize) && s.stepSize > 0)) throw rangeError('schedule.stepSize', 'a positive integer (epochs)', s.stepSize);
+    lr = base * (s.gamma ?? 0.1) ** Math.floor(epoch / s.stepSize);
+  } else if (s.kind === 'cosine') {
+    const min = s.minLr ?? 0;
+    lr = min + ((base - min) * (1 + Math.cos((Math.PI * Math.min(epoch, epochs)) / Math.max(epochs, 1e-12)))) / 2;
+  } else throw rangeError('schedule.kind', "'constant', 'step' or 'cosine'", (s as { kind: unknown }).kind);
+  const warm = o.warmupEpochs ?? 0;
+  if (!(warm >= 0)) throw rangeError('warmupEpochs', 'a number >= 0', warm);
+  const done = (step + 1) / stepsPerEpoch;
+  return warm > 0 && done < warm ? (lr * done) / warm : lr;
+}

@@ -1,0 +1,96 @@
+/**
+ * Pruning schedules: when to prune and to what sparsity, planned in TypeScript as a list of
+ * (step, sparsity) events that the native epochs execute at those steps.
+ */
+import { rangeError, typeError } from '../errors.js';
+
+export type PruningSchedule =
+  /** Prune once, to `sparsity`, at the start of epoch `atEpoch` (default 0), then fine-tune. */
+  | { kind: 'oneShot'; sparsity: number; atEpoch?: number }
+  /**
+   * Zhu & Gupta (2017): s_t = s_f + (s_i − s_f)·(1 − (t − t0)/(n·Δt))³ every Δt = `frequency`
+   * steps (default 100) from the start of `startEpoch` to the start of `endEpoch`.
+   */
+  | { kind: 'gradual'; initialSparsity?: number; finalSparsity: number; startEpoch?: number; endEpoch: number; frequency?: number }
+  /** Prune `rate` of what remains every `everyEpochs` epochs (from epoch 0), until `finalSparsity`. */
+  | { kind: 'iterative'; rate: number; everyEpochs: number; finalSparsity: number }
+  /**
+   * Iterative magnitude pruning with rewinding (the lottery ticket): like iterative, and after each
+   * pruning step the kept weights go back to their values at the start of epoch `rewindEpoch`
+   * (default 0: the initialisation; 1 or more: "late rewinding") and the momentum is cleared.
+   */
+  | { kind: 'lotteryTicket'; rate: number; everyEpochs: number; finalSparsity: number; rewindEpoch?: number };
+
+export interface PlannedEvent {
+  /** Global optimizer step (0-based) before which pruning happens. */
+  step: number;
+  /** Target sparsity after it (fraction of the pruned weights). */
+  sparsity: number;
+  /** Rewind the kept weights afterwards (lottery ticket). */
+  rewind?: boolean;
+}
+
+function fraction(v: unknown, name: string): number {
+  if (typeof v !== 'number') throw typeError(name, 'a sparsity in [0, 1)', v);
+  if (!(v >= 0 && v < 1)) throw rangeError(name, 'a sparsity in [0, 1)', v);
+  return v;
+}
+
+function count(v: unknown, name: string, min = 0): number {
+  if (typeof v !== 'number') throw typeError(name, `an integer >= ${min}`, v);
+  if (!Number.isInteger(v) || v < min) throw rangeError(name, `an integer >= ${min}`, v);
+  return v;
+}
+
+/** The gradual schedule's sparsity at step t (Zhu & Gupta 2017). */
+export function gradualSparsity(t: number, s: { initialSparsity?: number; finalSparsity: number; t0: number; steps: number }): number {
+  const si = s.initialSparsity ?? 0;
+  if (t <= s.t0) return si;
+  if (t >= s.t0 + s.steps) return s.finalSparsity;
+  return s.finalSparsity + (si - s.finalSparsity) * (1 - (t - s.t0) / s.steps) ** 3;
+}
+
+/** Checks a schedule and lists its events for a run of `epochs` × `stepsPerEpoch` steps. */
+export function planPruning(schedule: PruningSchedule, epochs: number, stepsPerEpoch: number): PlannedEvent[] {
+  if (typeof schedule !== 'object' || schedule === null) throw typeError('pruning.schedule', 'a schedule object', schedule);
+  const total = epochs * stepsPerEpoch;
+  const events: PlannedEvent[] = [];
+  switch (schedule.kind) {
+    case 'oneShot': {
+      const s = fraction(schedule.sparsity, 'pruning.schedule.sparsity');
+      const at = count(schedule.atEpoch ?? 0, 'pruning.schedule.atEpoch');
+      if (at >= epochs) throw rangeError('pruning.schedule.atEpoch', `an epoch below ${epochs}`, at);
+      events.push({ step: at * stepsPerEpoch, sparsity: s });
+      break;
+    }
+    case 'gradual': {
+      const sf = fraction(schedule.finalSparsity, 'pruning.schedule.finalSparsity');
+      const si = fraction(schedule.initialSparsity ?? 0, 'pruning.schedule.initialSparsity');
+      const start = count(schedule.startEpoch ?? 0, 'pruning.schedule.startEpoch');
+      const end = count(schedule.endEpoch, 'pruning.schedule.endEpoch', start + 1);
+      if (end > epochs) throw rangeError('pruning.schedule.endEpoch', `at most the ${epochs} epochs`, end);
+      const dt = count(schedule.frequency ?? 100, 'pruning.schedule.frequency', 1);
+      const t0 = start * stepsPerEpoch, steps = (end - start) * stepsPerEpoch;
+      for (let t = t0; t < t0 + steps; t += dt) events.push({ step: t, sparsity: gradualSparsity(t, { initialSparsity: si, finalSparsity: sf, t0, steps }) });
+      // The final sparsity is reached at the end step (before the next step runs, or after the run).
+      events.push({ step: t0 + steps, sparsity: sf });
+      break;
+    }
+    case 'iterative':
+    case 'lotteryTicket': {
+      const rate = fraction(schedule.rate, 'pruning.schedule.rate');
+      if (rate === 0) throw rangeError('pruning.schedule.rate', 'a rate in (0, 1)', rate);
+      const every = count(schedule.everyEpochs, 'pruning.schedule.everyEpochs', 1);
+      const sf = fraction(schedule.finalSparsity, 'pruning.schedule.finalSparsity');
+      let kept = 1;
+      for (let e = every; e < epochs && 1 - kept < sf; e += every) {
+        kept = Math.max(1 - sf, kept * (1 - rate));
+        events.push({ step: e * stepsPerEpoch, sparsity: 1 - kept, rewind: schedule.kind === 'lotteryTicket' });
+      }
+      break;
+    }
+    default:
+      throw rangeError('pruning.schedule.kind', "'oneShot', 'gradual', 'iterative' or 'lotteryTicket'", (schedule as { kind: unknown }).kind);
+  }
+  return events.filter((e) => e.step <= total);
+}

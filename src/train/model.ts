@@ -1,0 +1,294 @@
+/**
+ * Models for the native trainer: `Sequential` stacks of `Linear`, `ReLU`, `Flatten` and `Dropout`,
+ * with PyTorch's default initialisation and `nn.Sequential` state-dict names (`0.weight`,
+ * `0.bias`, `2.weight`, …), so a PyTorch state dict saved as safetensors loads as is. Every linear
+ * layer carries a mask (1 = kept) that pruning writes and training respects.
+ */
+import { optionsObject, rangeError, typeError } from '../errors.js';
+import { loadSafetensors, saveSafetensors, type SaveOptions, type StateEntry } from '../io/safetensors.js';
+import { native, withCallerStack, type NativeLayer } from '../native.js';
+import { Tensor } from '../prune/tensor.js';
+
+/** A fully connected layer `y = x·Wᵀ + b` with W `[out, in]` (nn.Linear's layout). */
+export class Linear {
+  readonly kind = 'linear';
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  weight: Float32Array;
+  bias: Float32Array | undefined;
+  /** 1 = kept, 0 = pruned (pruned weights stay exactly zero through training). */
+  mask: Uint8Array;
+  /** Optimizer state (momentum), created by the trainer. */
+  velocity?: { weight: Float32Array; bias?: Float32Array };
+  /** Accumulated pruning statistic (|w·g|, g², …), created when a criterion needs one. */
+  score?: Float32Array;
+
+  constructor(inFeatures: number, outFeatures: number, options?: { bias?: boolean }) {
+    for (const [name, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
+      if (typeof v !== 'number') throw typeError(name, 'a positive integer', v);
+      if (!Number.isInteger(v) || v < 1) throw rangeError(name, 'a positive integer', v);
+    }
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    this.weight = new Float32Array(inFeatures * outFeatures);
+    this.bias = optionsObject(options).bias === false ? undefined : new Float32Array(outFeatures);
+    this.mask = new Uint8Array(inFeatures * outFeatures).fill(1);
+  }
+
+  get params(): number {
+    return this.weight.length + (this.bias?.length ?? 0);
+  }
+}
+
+export class ReLU {
+  readonly kind = 'relu';
+}
+
+/** Flattens each sample to a vector (inputs here are already flat: a no-op kept for state-dict indices). */
+export class Flatten {
+  readonly kind = 'flatten';
+}
+
+/** Zeroes each activation with probability `p` during training (scaled by 1/(1−p)); identity in inference. */
+export class Dropout {
+  readonly kind = 'dropout';
+  readonly p: number;
+  constructor(p = 0.5) {
+    if (typeof p !== 'number') throw typeError('p', 'a probability in [0, 1)', p);
+    if (!(p >= 0 && p < 1)) throw rangeError('p', 'a probability in [0, 1)', p);
+    this.p = p;
+  }
+}
+
+export type Module = Linear | ReLU | Flatten | Dropout;
+
+/** mulberry32: the seeded generator behind the initialisation. */
+function rng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface SummaryRow {
+  index: number;
+  name: string;
+  shape: [number, number];
+  params: number;
+  kept: number;
+  sparsity: number;
+  /** How the layer runs: 'csr' when its kept fraction is at most the model's sparseBelow. */
+  kernel: 'dense' | 'csr';
+}
+
+/**
+ * A stack of modules. The linear layers must chain (each `in` equals the previous `out`); ReLU and
+ * Dropout apply to the output of the linear layer before them.
+ *
+ * @example
+ * const model = new Sequential([new Linear(784, 300), new ReLU(), new Linear(300, 100), new ReLU(), new Linear(100, 10)], { seed: 0 });
+ * const logits = await model.predictAsync(images, images.length / 784);
+ */
+export class Sequential {
+  readonly modules: Module[];
+  /** A layer whose kept fraction is at most this runs with CSR kernels (default 0.3, from the benchmark crossover). */
+  sparseBelow: number;
+
+  constructor(modules: Module[], options?: { seed?: number; sparseBelow?: number }) {
+    if (!Array.isArray(modules)) throw typeError('modules', 'an Array of modules', modules);
+    const o = optionsObject(options);
+    this.modules = modules;
+    this.sparseBelow = o.sparseBelow ?? 0.3;
+    if (typeof this.sparseBelow !== 'number' || !(this.sparseBelow >= 0 && this.sparseBelow <= 1))
+      throw rangeError('sparseBelow', 'a fraction in [0, 1]', this.sparseBelow);
+    let prev: Linear | undefined;
+    let sawLinear = false;
+    modules.forEach((m, i) => {
+      if (!(m instanceof Linear || m instanceof ReLU || m instanceof Flatten || m instanceof Dropout))
+        throw typeError(`modules[${i}]`, 'a Linear, ReLU, Flatten or Dropout', m);
+      if (m instanceof Linear) {
+        if (prev && prev.outFeatures !== m.inFeatures)
+          throw rangeError(`modules[${i}].inFeatures`, `${prev.outFeatures} (the previous layer's outFeatures)`, m.inFeatures);
+        prev = m;
+        sawLinear = true;
+      } else if ((m instanceof ReLU || m instanceof Dropout) && !sawLinear) {
+        throw rangeError(`modules[${i}]`, 'an activation after a Linear layer', m.kind);
+      }
+    });
+    if (!prev) throw rangeError('modules', 'at least one Linear layer', 'none');
+    this.reset(o.seed ?? 0);
+  }
+
+  /** Re-initialises every linear layer as nn.Linear does: W and b uniform in ±1/sqrt(in). */
+  reset(seed = 0): void {
+    const r = rng(seed);
+    for (const l of this.linears()) {
+      const bound = 1 / Math.sqrt(l.inFeatures);
+      for (let i = 0; i < l.weight.length; i++) l.weight[i] = (2 * r() - 1) * bound;
+      if (l.bias) for (let i = 0; i < l.bias.length; i++) l.bias[i] = (2 * r() - 1) * bound;
+      l.mask.fill(1);
+      l.velocity = undefined;
+      l.score = undefined;
+    }
+  }
+
+  linears(): Linear[] {
+    return this.modules.filter((m): m is Linear => m instanceof Linear);
+  }
+
+  get inFeatures(): number {
+    return this.linears()[0].inFeatures;
+  }
+
+  get outFeatures(): number {
+    const ls = this.linears();
+    return ls[ls.length - 1].outFeatures;
+  }
+
+  /** The linear layers as the native code sees them (shared buffers; `training` adds optimizer state). */
+  nativeLayers(training = false): NativeLayer[] {
+    const out: NativeLayer[] = [];
+    this.modules.forEach((m) => {
+      if (m instanceof Linear) {
+        if (training && !m.velocity) m.velocity = { weight: new Float32Array(m.weight.length), bias: m.bias ? new Float32Array(m.bias.length) : undefined };
+        out.push({
+          in: m.inFeatures,
+          out: m.outFeatures,
+          w: m.weight,
+          b: m.bias,
+          mask: m.mask,
+          vw: m.velocity?.weight,
+          vb: m.velocity?.bias,
+          score: m.score,
+          relu: false,
+          dropout: 0,
+        });
+      } else if (m instanceof ReLU) out[out.length - 1].relu = true;
+      else if (m instanceof Dropout) out[out.length - 1].dropout = m.p;
+    });
+    return out;
+  }
+
+  private checkInputs(x: Float32Array, n: number): void {
+    if (!(x instanceof Float32Array)) throw typeError('x', 'Float32Array', x);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw rangeError('n', 'a sample count (integer >= 0)', n);
+    if (x.length !== n * this.inFeatures) throw rangeError('x', `n × ${this.inFeatures} = ${n * this.inFeatures} values`, `length ${x.length}`);
+  }
+
+  /** Logits `[n, classes]` for `n` samples `x` `[n, inFeatures]`, in batches (default 256). */
+  predict(x: Float32Array, n: number, batch = 256): Float32Array {
+    this.checkInputs(x, n);
+    return native.predict(this.nativeLayers(), x, n, batch, this.sparseBelow);
+  }
+
+  predictAsync(x: Float32Array, n: number, batch = 256): Promise<Float32Array> {
+    return withCallerStack(async () => {
+      this.checkInputs(x, n);
+      return native.predictAsync(this.nativeLayers(), x, n, batch, this.sparseBelow);
+    });
+  }
+
+  /** Per linear layer: shape, parameters, kept weights, sparsity and the kernel it runs with. */
+  summary(): SummaryRow[] {
+    const rows: SummaryRow[] = [];
+    this.modules.forEach((m, index) => {
+      if (!(m instanceof Linear)) return;
+      let kept = 0;
+      for (let i = 0; i < m.mask.length; i++) kept += m.mask[i];
+      const density = kept / m.mask.length;
+      rows.push({
+        index,
+        name: `${index}.weight`,
+        shape: [m.outFeatures, m.inFeatures],
+        params: m.params,
+        kept,
+        sparsity: 1 - density,
+        kernel: density <= this.sparseBelow ? 'csr' : 'dense',
+      });
+    });
+    return rows;
+  }
+
+  /** PyTorch-style names: `<index>.weight` (with its mask) and `<index>.bias`. */
+  stateDict(): Map<string, StateEntry> {
+    const out = new Map<string, StateEntry>();
+    this.modules.forEach((m, i) => {
+      if (!(m instanceof Linear)) return;
+      const pruned = m.mask.some((v) => v === 0);
+      out.set(`${i}.weight`, { tensor: new Tensor(m.weight, [m.outFeatures, m.inFeatures]), mask: pruned ? m.mask : undefined });
+      if (m.bias) out.set(`${i}.bias`, { tensor: new Tensor(m.bias, [m.outFeatures]) });
+    });
+    return out;
+  }
+
+  /** Copies weights (and masks, where the entries have them) from a state dict with the same names and shapes. */
+  loadStateDict(state: Map<string, StateEntry>): void {
+    if (!(state instanceof Map)) throw typeError('state', 'a Map of name -> { tensor, mask? }', state);
+    this.modules.forEach((m, i) => {
+      if (!(m instanceof Linear)) return;
+      const copy = (name: string, into: Float32Array, mask?: Uint8Array) => {
+        const e = state.get(name);
+        if (!e) throw rangeError('state', `an entry ${name}`, 'none');
+        if (e.tensor.size !== into.length) throw rangeError(`state.get('${name}')`, `${into.length} values`, `${e.tensor.size}`);
+        into.set(e.tensor.data);
+        if (mask) {
+          if (e.mask) mask.set(e.mask);
+          else mask.fill(1);
+          for (let j = 0; j < into.length; j++) if (!mask[j]) into[j] = 0;
+        }
+      };
+      copy(`${i}.weight`, m.weight, m.mask);
+      if (m.bias) copy(`${i}.bias`, m.bias);
+      m.velocity = undefined;
+    });
+  }
+
+  /**
+   * Writes the state dict (safetensors) with the architecture in its metadata, so `Sequential.load`
+   * rebuilds the model; `format: 'pytorch'` keeps masks as PyTorch's `weight_orig` / `weight_mask`.
+   */
+  save(path: string, options?: SaveOptions): void {
+    const o = optionsObject(options);
+    saveSafetensors(path, this.stateDict(), { format: o.format ?? 'pytorch', metadata: { ...(o.metadata ?? {}), 'shears.architecture': JSON.stringify(this.architecture()) } });
+  }
+
+  /** The modules as JSON-able specs: ['linear', in, out, bias] | ['relu'] | ['flatten'] | ['dropout', p]. */
+  architecture(): (string | number | boolean)[][] {
+    return this.modules.map((m) =>
+      m instanceof Linear ? ['linear', m.inFeatures, m.outFeatures, !!m.bias] : m instanceof Dropout ? ['dropout', m.p] : [m.kind],
+    );
+  }
+
+  /**
+   * Loads a model saved by `save`, or a PyTorch `nn.Sequential` of Linear layers saved as
+   * safetensors: without shears' metadata the layers are read from the `<i>.weight` names and a
+   * ReLU is assumed at every index between two linear layers (the usual MLP).
+   */
+  static load(path: string): Sequential {
+    const data = loadSafetensors(path);
+    const arch = data.metadata['shears.architecture'];
+    let modules: Module[];
+    if (arch) {
+      const specs = JSON.parse(arch) as (string | number | boolean)[][];
+      modules = specs.map((s) => (s[0] === 'linear' ? new Linear(s[1] as number, s[2] as number, { bias: s[3] as boolean }) : s[0] === 'relu' ? new ReLU() : s[0] === 'dropout' ? new Dropout(s[1] as number) : new Flatten()));
+    } else {
+      const indices = [...data.tensors.keys()].map((k) => /^(\d+)\.weight$/.exec(k)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1])).sort((a, b) => a - b);
+      if (indices.length === 0) throw rangeError('path', 'a state dict with <index>.weight tensors', path);
+      modules = [];
+      for (let i = 0; i <= indices[indices.length - 1]; i++) {
+        const w = data.tensors.get(`${i}.weight`);
+        if (w) {
+          if (w.tensor.shape.length !== 2) throw rangeError(`${i}.weight`, 'a 2-D weight', `shape [${w.tensor.shape}]`);
+          modules.push(new Linear(w.tensor.shape[1], w.tensor.shape[0], { bias: data.tensors.has(`${i}.bias`) }));
+        } else modules.push(new ReLU());
+      }
+    }
+    const model = new Sequential(modules);
+    model.loadStateDict(data.tensors);
+    return model;
+  }
+}

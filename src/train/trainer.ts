@@ -1,0 +1,291 @@
+/**
+ * The trainer: masked SGD epochs run natively (one async job per epoch on the addon's pool), with
+ * learning-rate and pruning schedules planned here and executed inside the epochs, distillation
+ * from a teacher, validation, progress and cancellation.
+ */
+import { optionsObject, rangeError, typeError } from '../errors.js';
+import { native, withCallerStack, type NativeEpochResult, type NativePruneEvent } from '../native.js';
+import { layerBudgets } from '../prune/thresholds.js';
+import { checkLr, learningRate, type LrOptions } from '../schedule/lr.js';
+import { planPruning, type PlannedEvent, type PruningSchedule } from '../schedule/pruning.js';
+import { Sequential } from './model.js';
+
+/** A dataset: `n` samples `x` `[n, features]` (sample-major) with integer labels `y`. */
+export interface Dataset {
+  x: Float32Array;
+  y: Int32Array;
+  n: number;
+  features: number;
+  classes: number;
+}
+
+export type Criterion = 'magnitude' | 'gradient' | 'taylor' | 'fisher' | 'movement';
+
+export interface TrainerOptions {
+  optimizer: { lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number };
+  lrSchedule?: LrOptions;
+  pruning?: {
+    schedule: PruningSchedule;
+    /** What ranks the weights: |w| (default) or a statistic accumulated during training. */
+    criterion?: Criterion;
+    /** One threshold over all layers ('global', default) or the same sparsity in each ('layer'). */
+    scope?: 'global' | 'layer';
+    /** Per-layer sparsities from the target with 'layer' scope: uniform (default) or ERK. */
+    budget?: 'uniform' | 'erk';
+    /** Fine-tune only the layers being pruned (default: all layers train). */
+    onlyPruned?: boolean;
+    /** Indices (into the linear layers) left dense; default none. */
+    dense?: number[];
+  };
+  distillation?: { teacher: Sequential; alpha?: number; temperature?: number };
+  seed?: number;
+}
+
+export interface EpochLog {
+  epoch: number;
+  loss: number;
+  trainAccuracy: number;
+  seconds: number;
+  samplesPerSecond: number;
+  validation?: { accuracy: number; loss: number };
+  /** Per linear layer, after the epoch. */
+  sparsity: number[];
+  kernels: ('dense' | 'csr')[];
+  /** The pruning steps inside this epoch: global step and the sparsity reached per layer. */
+  pruned: { step: number; target: number; sparsity: number[] }[];
+  lr: number;
+}
+
+export interface FitOptions {
+  epochs: number;
+  batchSize: number;
+  validation?: Dataset;
+  signal?: AbortSignal;
+  onEpoch?: (log: EpochLog) => void;
+  /** Inside an epoch, at most every ~100 ms: steps done, running loss, samples/s. */
+  onProgress?: (p: { epoch: number; step: number; steps: number; loss: number; samplesPerSecond: number }) => void;
+}
+
+export interface FitResult {
+  epochs: EpochLog[];
+  aborted: boolean;
+}
+
+/** Accuracy and mean cross-entropy of `logits` `[n, classes]` against `y`. */
+export function scoreLogits(logits: Float32Array, y: Int32Array, classes: number): { accuracy: number; loss: number } {
+  const n = y.length;
+  let correct = 0, loss = 0;
+  for (let j = 0; j < n; j++) {
+    let max = -Infinity, arg = 0;
+    for (let c = 0; c < classes; c++) if (logits[j * classes + c] > max) (max = logits[j * classes + c]), (arg = c);
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += Math.exp(logits[j * classes + c] - max);
+    loss += max + Math.log(sum) - logits[j * classes + y[j]];
+    if (arg === y[j]) correct++;
+  }
+  return { accuracy: n ? correct / n : 0, loss: n ? loss / n : 0 };
+}
+
+/** Checks a dataset against a model: shapes, labels in range, finite inputs. */
+export function checkDataset(d: Dataset, model: Sequential, name: string): void {
+  if (typeof d !== 'object' || d === null) throw typeError(name, 'a dataset { x, y, n, features, classes }', d);
+  if (!(d.x instanceof Float32Array)) throw typeError(`${name}.x`, 'Float32Array', d.x);
+  if (!(d.y instanceof Int32Array)) throw typeError(`${name}.y`, 'Int32Array', d.y);
+  if (d.features !== model.inFeatures) throw rangeError(`${name}.features`, `${model.inFeatures} (the model's inputs)`, d.features);
+  if (d.y.length !== d.n || d.x.length !== d.n * d.features) throw rangeError(name, `x of n × features and y of n values (n = ${d.n})`, `x ${d.x.length}, y ${d.y.length}`);
+  const classes = model.outFeatures;
+  for (let i = 0; i < d.n; i++)
+    if (!(d.y[i] >= 0 && d.y[i] < classes)) throw rangeError(`${name}.y`, `labels in [0, ${classes})`, `y[${i}] = ${d.y[i]}`);
+  for (let i = 0; i < d.x.length; i++)
+    if (!Number.isFinite(d.x[i])) throw rangeError(`${name}.x`, 'finite inputs', `x[${i}] = ${d.x[i]} (sample ${Math.floor(i / d.features)})`);
+}
+
+function layerSparsity(model: Sequential): number[] {
+  return model.linears().map((l) => {
+    let kept = 0;
+    for (let i = 0; i < l.mask.length; i++) kept += l.mask[i];
+    return 1 - kept / l.mask.length;
+  });
+}
+
+/**
+ * @example
+ * const trainer = new Trainer(model, {
+ *   optimizer: { lr: 0.05, momentum: 0.9 },
+ *   pruning: { schedule: { kind: 'gradual', finalSparsity: 0.9, endEpoch: 6 } },
+ * });
+ * await trainer.fit(train, { epochs: 10, batchSize: 128, validation: test });
+ */
+export class Trainer {
+  readonly model: Sequential;
+  readonly options: TrainerOptions;
+  private step = 0;
+
+  constructor(model: Sequential, options: TrainerOptions) {
+    if (!(model instanceof Sequential)) throw typeError('model', 'a Sequential', model);
+    const o = optionsObject(options);
+    if (typeof o.optimizer !== 'object' || o.optimizer === null) throw typeError('optimizer', 'an object { lr, momentum?, … }', o.optimizer);
+    checkLr(o.optimizer.lr, 'optimizer.lr');
+    const m = o.optimizer.momentum ?? 0, wd = o.optimizer.weightDecay ?? 0;
+    if (typeof m !== 'number' || !(m >= 0 && m < 1)) throw rangeError('optimizer.momentum', 'a number in [0, 1)', m);
+    if (typeof wd !== 'number' || !(wd >= 0) || !Number.isFinite(wd)) throw rangeError('optimizer.weightDecay', 'a finite number >= 0', wd);
+    if (o.optimizer.nesterov && m === 0) throw rangeError('optimizer.nesterov', 'momentum > 0 with Nesterov', m);
+    const p = o.pruning;
+    if (p) {
+      if (p.criterion !== undefined && !['magnitude', 'gradient', 'taylor', 'fisher', 'movement'].includes(p.criterion))
+        throw rangeError('pruning.criterion', "'magnitude', 'gradient', 'taylor', 'fisher' or 'movement'", p.criterion);
+      if (p.scope !== undefined && p.scope !== 'global' && p.scope !== 'layer') throw rangeError('pruning.scope', "'global' or 'layer'", p.scope);
+      if (p.budget !== undefined && p.budget !== 'uniform' && p.budget !== 'erk') throw rangeError('pruning.budget', "'uniform' or 'erk'", p.budget);
+      planPruning(p.schedule, 1e6, 1); // validates the schedule's own fields
+    }
+    if (o.distillation) {
+      const t = o.distillation.teacher;
+      if (!(t instanceof Sequential)) throw typeError('distillation.teacher', 'a Sequential', t);
+      if (t.inFeatures !== model.inFeatures || t.outFeatures !== model.outFeatures)
+        throw rangeError('distillation.teacher', `a model with ${model.inFeatures} inputs and ${model.outFeatures} outputs`, `${t.inFeatures} → ${t.outFeatures}`);
+    }
+    this.model = model;
+    this.options = o as TrainerOptions;
+  }
+
+  /** Per-layer targets of a planned event (scope and budget applied), as the native event. */
+  private nativeEvent(e: PlannedEvent, stepInEpoch: number): NativePruneEvent {
+    const p = this.options.pruning!;
+    const layers = this.model.linears();
+    const dense = new Set(p.dense ?? []);
+    if ((p.scope ?? 'global') === 'global') {
+      // One threshold over the layers not kept dense (marked -1).
+      return { step: stepInEpoch, global: true, target: Float64Array.from(layers, (_, i) => (dense.has(i) ? -1 : e.sparsity)) };
+    }
+    let targets: number[];
+    if ((p.budget ?? 'uniform') === 'erk') {
+      const shapes = layers.map((l, i) => ({ name: String(i), shape: [l.outFeatures, l.inFeatures] }));
+      const b = layerBudgets(shapes, { sparsity: e.sparsity, distribution: 'erk', dense: [...dense].map(String) });
+      targets = layers.map((_, i) => b.get(String(i)) ?? 0);
+    } else targets = layers.map(() => e.sparsity);
+    return { step: stepInEpoch, global: false, target: Float64Array.from(targets, (t, i) => (dense.has(i) ? -1 : t)) };
+  }
+
+  /** Trains for `epochs`, pruning as planned; resolves with the per-epoch logs. */
+  async fit(train: Dataset, options: FitOptions): Promise<FitResult> {
+    return withCallerStack(async () => {
+      const o = optionsObject(options);
+      const model = this.model;
+      checkDataset(train, model, 'train');
+      if (o.validation) checkDataset(o.validation, model, 'validation');
+      if (typeof o.epochs !== 'number' || !Number.isInteger(o.epochs) || o.epochs < 1) throw rangeError('epochs', 'a positive integer', o.epochs);
+      if (typeof o.batchSize !== 'number' || !Number.isInteger(o.batchSize) || o.batchSize < 1) throw rangeError('batchSize', 'a positive integer', o.batchSize);
+      if (train.n === 0) throw rangeError('train', 'at least one sample', 0);
+      const epochs = o.epochs;
+      const batch = Math.min(o.batchSize, train.n);
+      const stepsPerEpoch = Math.ceil(train.n / batch);
+      const opt = this.options.optimizer;
+      const pruning = this.options.pruning;
+      const planned = pruning ? planPruning(pruning.schedule, epochs, stepsPerEpoch) : [];
+      const criterion = pruning?.criterion ?? 'magnitude';
+      if (criterion !== 'magnitude') for (const l of model.linears()) l.score ??= new Float32Array(l.weight.length);
+      const seed = this.options.seed ?? 0;
+      const pruneTargets = new Set<number>();
+      if (pruning) model.linears().forEach((_, i) => (pruning.dense ?? []).includes(i) || pruneTargets.add(i));
+
+      const abort = new Int32Array(1);
+      const onAbort = () => (abort[0] = 1);
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      if (o.signal?.aborted) abort[0] = 1;
+      const teacher = this.options.distillation?.teacher.nativeLayers();
+      const rewind = pruning?.schedule.kind === 'lotteryTicket' ? (pruning.schedule.rewindEpoch ?? 0) : undefined;
+      let snapshot: Float32Array[] | undefined;
+      const logs: EpochLog[] = [];
+      let aborted = false;
+      try {
+        for (let epoch = 0; epoch < epochs && !aborted; epoch++) {
+          const first = epoch * stepsPerEpoch;
+          if (rewind === epoch) snapshot = model.linears().map((l) => l.weight.slice());
+          // Events at epoch boundaries with rewinding run here; the rest inside the native epoch.
+          const inEpoch = planned.filter((e) => e.step >= first && e.step < first + stepsPerEpoch);
+          const pruned: EpochLog['pruned'] = [];
+          const between = inEpoch.filter((e) => e.rewind);
+          for (const e of between) {
+            native.pruneLayers(model.nativeLayers(true), this.nativeEvent(e, 0), criterion);
+            if (snapshot) this.rewindTo(snapshot);
+            pruned.push({ step: e.step, target: e.sparsity, sparsity: layerSparsity(model) });
+          }
+          const events = inEpoch.filter((e) => !e.rewind).map((e) => this.nativeEvent(e, e.step - first));
+          const lr = new Float32Array(stepsPerEpoch);
+          for (let s = 0; s < stepsPerEpoch; s++) lr[s] = learningRate(opt.lr, first + s, stepsPerEpoch, epochs, this.options.lrSchedule);
+          // Only-pruned fine-tuning freezes the layers no schedule touches.
+          const layers = model.nativeLayers(true).map((l, i) => ({ ...l, frozen: pruning?.onlyPruned ? !pruneTargets.has(i) : false }));
+          const started = performance.now();
+          const progress = o.onProgress ? (p: { step: number; steps: number; loss: number; samplesPerSecond: number }) => o.onProgress!({ epoch, ...p }) : undefined;
+          const r: NativeEpochResult = await native.trainEpochAsync(
+            layers,
+            train.x,
+            train.y,
+            {
+              batchSize: batch,
+              lr,
+              momentum: opt.momentum ?? 0,
+              weightDecay: opt.weightDecay ?? 0,
+              nesterov: opt.nesterov ?? false,
+              seed: (seed * 1000003 + epoch) >>> 0,
+              criterion,
+              sparseBelow: model.sparseBelow,
+              events,
+              teacher,
+              alpha: this.options.distillation?.alpha,
+              temperature: this.options.distillation?.temperature,
+              abort,
+            },
+            progress,
+          );
+          const seconds = (performance.now() - started) / 1000;
+          this.step = first + r.steps;
+          for (const e of inEpoch.filter((e) => !e.rewind && e.step - first < r.steps + (r.steps === stepsPerEpoch ? 1 : 0)))
+            pruned.push({ step: e.step, target: e.sparsity, sparsity: layerSparsity(model) });
+          aborted = r.aborted;
+          const log: EpochLog = {
+            epoch,
+            loss: r.loss,
+            trainAccuracy: r.seen ? r.correct / r.seen : 0,
+            seconds,
+            samplesPerSecond: r.seen / Math.max(seconds, 1e-9),
+            sparsity: layerSparsity(model),
+            kernels: r.sparse.map((s) => (s ? 'csr' : 'dense')),
+            pruned,
+            lr: lr[0],
+          };
+          if (o.validation && !aborted) log.validation = await this.evaluate(o.validation);
+          logs.push(log);
+          o.onEpoch?.(log);
+        }
+        // Events planned for the very end (the gradual schedule's final step) prune after the last epoch.
+        if (!aborted)
+          for (const e of planned.filter((e) => e.step >= epochs * stepsPerEpoch)) native.pruneLayers(model.nativeLayers(true), this.nativeEvent(e, 0), criterion);
+      } finally {
+        o.signal?.removeEventListener('abort', onAbort);
+      }
+      return { epochs: logs, aborted };
+    });
+  }
+
+  /** Kept weights back to the snapshot, pruned ones zero, momentum cleared (lottery ticket). */
+  private rewindTo(snapshot: Float32Array[]): void {
+    this.model.linears().forEach((l, i) => {
+      for (let j = 0; j < l.weight.length; j++) l.weight[j] = l.mask[j] ? snapshot[i][j] : 0;
+      l.velocity?.weight.fill(0);
+      l.velocity?.bias?.fill(0);
+    });
+  }
+
+  /** Accuracy and mean cross-entropy on a dataset (batched native inference). */
+  async evaluate(data: Dataset): Promise<{ accuracy: number; loss: number }> {
+    checkDataset(data, this.model, 'data');
+    const logits = await this.model.predictAsync(data.x, data.n);
+    return scoreLogits(logits, data.y, this.model.outFeatures);
+  }
+
+  /** Optimizer steps taken so far. */
+  get steps(): number {
+    return this.step;
+  }
+}
