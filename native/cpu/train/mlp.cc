@@ -68,7 +68,7 @@ void build_sparse(const Layer& l, SparseState& s) {
   s.tval.resize(nnz);
   for (size_t p = 0; p < nnz; ++p) {
     s.val[p] = l.w[s.pos[p]];
-    s.vel[p] = l.vw[s.pos[p]];
+    s.vel[p] = l.vw ? l.vw[s.pos[p]] : 0.0f;
   }
   // Transpose by counting sort over columns (rows of the transpose stay sorted).
   s.tptr.assign(static_cast<size_t>(l.in) + 1, 0);
@@ -88,7 +88,7 @@ void build_sparse(const Layer& l, SparseState& s) {
 void write_back(Layer& l, const SparseState& s) {
   for (size_t p = 0; p < s.pos.size(); ++p) {
     l.w[s.pos[p]] = s.val[p];
-    l.vw[s.pos[p]] = s.vel[p];
+    if (l.vw) l.vw[s.pos[p]] = s.vel[p];
   }
 }
 
@@ -99,7 +99,7 @@ void apply_mask(Layer& l) {
     for (int64_t i = b; i < e; ++i)
       if (!l.mask[i]) {
         l.w[i] = 0.0f;
-        l.vw[i] = 0.0f;
+        if (l.vw) l.vw[i] = 0.0f;
       }
   });
 }
@@ -218,12 +218,12 @@ void sgd(float* w, const float* g, float* v, const uint8_t* mask, int64_t count,
          bool nesterov) {
   parallel_for(count, 1 << 14, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      const float keep = mask ? static_cast<float>(mask[i] != 0) : 1.0f;
+      const bool keep = mask == nullptr || mask[i] != 0;
       const float grad = g[i] + wd * w[i];
       const float vel = momentum * v[i] + grad;
       const float step = nesterov ? grad + momentum * vel : vel;
-      w[i] = (w[i] - lr * step) * keep;
-      v[i] = vel * keep;
+      w[i] = keep ? w[i] - lr * step : 0.0f;  // +0, not -0
+      v[i] = keep ? vel : 0.0f;
     }
   });
 }

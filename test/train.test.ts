@@ -1,0 +1,259 @@
+/**
+ * The trainer: gradients against float64 finite differences, masked SGD invariants, sparse and
+ * dense execution agreeing, schedules, determinism, a short MNIST run, abort, divergence, bad
+ * configurations, and model files.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { datasets, gradualSparsity, Linear, planPruning, ReLU, saveSafetensors, Sequential, Tensor, Trainer, type Dataset } from '../src/index.js';
+import { native } from '../src/native.js';
+import { caseRng, expectThrows, seed } from './helpers.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'shears-train-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const mlp = (sizes: number[], s = 0) =>
+  new Sequential(
+    sizes.slice(1).flatMap((out, i) => (i + 2 < sizes.length ? [new Linear(sizes[i], out), new ReLU()] : [new Linear(sizes[i], out)])),
+    { seed: s },
+  );
+
+function randomData(n: number, features: number, classes: number, r: () => number): Dataset {
+  return {
+    x: Float32Array.from({ length: n * features }, () => r() * 2 - 1),
+    y: Int32Array.from({ length: n }, () => Math.floor(r() * classes)),
+    n,
+    features,
+    classes,
+  };
+}
+
+/** float64 reference: mean softmax cross-entropy of the model on x (ReLU after every layer but the last). */
+function referenceLoss(ws: Float64Array[], bs: Float64Array[], shapes: [number, number][], x: Float32Array, y: Int32Array): number {
+  const n = y.length;
+  let loss = 0;
+  for (let j = 0; j < n; j++) {
+    let a = Array.from(x.subarray(j * shapes[0][1], (j + 1) * shapes[0][1]), Number);
+    shapes.forEach(([out, inp], l) => {
+      const z = new Array<number>(out).fill(0);
+      for (let r = 0; r < out; r++) {
+        let s = bs[l][r];
+        for (let c = 0; c < inp; c++) s += ws[l][r * inp + c] * a[c];
+        z[r] = l + 1 < shapes.length ? Math.max(s, 0) : s;
+      }
+      a = z;
+    });
+    const max = Math.max(...a);
+    loss += max + Math.log(a.reduce((s, v) => s + Math.exp(v - max), 0)) - a[y[j]];
+  }
+  return loss / n;
+}
+
+describe('trainer', () => {
+  it('gradients of every layer match central finite differences in float64 (dense and sparse execution, masks)', () => {
+    const r = caseRng();
+    const model = mlp([7, 6, 5, 4], seed);
+    const layers = model.linears();
+    layers[1].mask.forEach((_, i, m) => (m[i] = r() < 0.6 ? 1 : 0));
+    layers[1].weight.forEach((_, i, w) => (w[i] *= layers[1].mask[i]));
+    const data = randomData(9, 7, 4, r);
+    const shapes = layers.map((l) => [l.outFeatures, l.inFeatures] as [number, number]);
+    const ws = layers.map((l) => Float64Array.from(l.weight)), bs = layers.map((l) => Float64Array.from(l.bias!));
+    const loss0 = referenceLoss(ws, bs, shapes, data.x, data.y);
+    for (const sparse of [false, true]) {
+      const g = native.gradients(model.nativeLayers(), data.x, data.y, sparse);
+      expect(g.loss).toBeCloseTo(loss0, 5);
+      const h = 1e-4;
+      const fd = (arr: Float64Array, i: number) => {
+        const v = arr[i];
+        arr[i] = v + h;
+        const up = referenceLoss(ws, bs, shapes, data.x, data.y);
+        arr[i] = v - h;
+        const down = referenceLoss(ws, bs, shapes, data.x, data.y);
+        arr[i] = v;
+        return (up - down) / (2 * h);
+      };
+      layers.forEach((l, li) => {
+        for (let i = 0; i < l.weight.length; i++) {
+          const want = l.mask[i] ? fd(ws[li], i) : 0;
+          expect(Math.abs(g.dw[li][i] - want), `sparse=${sparse} layer ${li} dw[${i}] (seed ${seed})`).toBeLessThan(2e-5 + 1e-3 * Math.abs(want));
+        }
+        for (let i = 0; i < l.outFeatures; i++) {
+          const want = fd(bs[li], i);
+          expect(Math.abs(g.db[li][i] - want), `sparse=${sparse} layer ${li} db[${i}]`).toBeLessThan(2e-5 + 1e-3 * Math.abs(want));
+        }
+      });
+    }
+  });
+
+  it('masked weights and their momentum stay exactly zero; sparse and dense execution give the same model', async () => {
+    const r = caseRng();
+    const data = randomData(300, 20, 5, r);
+    const run = async (sparseBelow: number) => {
+      const model = mlp([20, 16, 12, 5], seed);
+      model.sparseBelow = sparseBelow;
+      const trainer = new Trainer(model, {
+        optimizer: { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 },
+        pruning: { schedule: { kind: 'gradual', finalSparsity: 0.8, endEpoch: 2, frequency: 3 }, scope: 'layer' },
+        seed: 3,
+      });
+      const fit = await trainer.fit(data, { epochs: 3, batchSize: 32 });
+      return { model, fit };
+    };
+    const dense = await run(0);
+    const sparse = await run(1);
+    expect(dense.fit.epochs.at(-1)!.kernels).toEqual(['dense', 'dense', 'dense']);
+    expect(sparse.fit.epochs.at(-1)!.kernels).toEqual(['csr', 'csr', 'csr']);
+    for (const { model } of [dense, sparse])
+      for (const l of model.linears()) {
+        expect(l.mask.filter((m) => m === 0).length).toBe(Math.round(0.8 * l.mask.length));
+        l.mask.forEach((m, i) => {
+          if (!m) {
+            expect(l.weight[i]).toBe(0);
+            expect(l.velocity!.weight[i]).toBe(0);
+          }
+        });
+      }
+    dense.model.linears().forEach((l, li) => {
+      const s = sparse.model.linears()[li];
+      expect(Array.from(s.mask)).toEqual(Array.from(l.mask));
+      l.weight.forEach((w, i) => expect(Math.abs(w - s.weight[i]), `layer ${li} w[${i}]`).toBeLessThan(1e-5));
+    });
+    const x = data.x.subarray(0, 40 * 20);
+    const a = dense.model.predict(x, 40);
+    const b = sparse.model.predict(x, 40);
+    a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThan(1e-5));
+  });
+
+  it('schedules: gradual, iterative and one-shot sparsities equal the hand-computed values', async () => {
+    // Zhu & Gupta with s_i = 0, s_f = 0.9 over 2 epochs of 10 steps, every 5 steps.
+    const g = planPruning({ kind: 'gradual', finalSparsity: 0.9, endEpoch: 2, frequency: 5 }, 3, 10);
+    expect(g.map((e) => e.step)).toEqual([0, 5, 10, 15, 20]);
+    const want = [0, 0.9 * (1 - 0.75 ** 3), 0.9 * (1 - 0.5 ** 3), 0.9 * (1 - 0.25 ** 3), 0.9];
+    g.forEach((e, i) => expect(e.sparsity).toBeCloseTo(want[i], 12));
+    expect(gradualSparsity(10, { finalSparsity: 0.9, t0: 0, steps: 20 })).toBeCloseTo(0.7875, 12);
+    const it2 = planPruning({ kind: 'iterative', rate: 0.5, everyEpochs: 2, finalSparsity: 0.8 }, 9, 4);
+    expect(it2).toEqual([
+      { step: 8, sparsity: 0.5, rewind: false },
+      { step: 16, sparsity: 0.75, rewind: false },
+      { step: 24, sparsity: expect.closeTo(0.8, 12), rewind: false },
+    ]);
+    expect(planPruning({ kind: 'oneShot', sparsity: 0.6, atEpoch: 1 }, 3, 7)).toEqual([{ step: 7, sparsity: 0.6 }]);
+    // Through the trainer: global scope prunes exactly round(s · total) over the layers.
+    const r = caseRng();
+    const model = mlp([10, 8, 3], seed);
+    const trainer = new Trainer(model, { optimizer: { lr: 0.01 }, pruning: { schedule: { kind: 'oneShot', sparsity: 0.7 } } });
+    const fit = await trainer.fit(randomData(50, 10, 3, r), { epochs: 1, batchSize: 16 });
+    const pruned = model.linears().reduce((s, l) => s + l.mask.filter((m) => m === 0).length, 0);
+    expect(pruned).toBe(Math.round(0.7 * (80 + 24)));
+    expect(fit.epochs[0].pruned).toEqual([expect.objectContaining({ step: 0, target: 0.7 })]);
+  });
+
+  it('lottery ticket: kept weights rewind exactly to the initialisation, momentum cleared', async () => {
+    const r = caseRng();
+    const model = mlp([12, 10, 4], seed);
+    const initial = model.linears().map((l) => l.weight.slice());
+    const controller = new AbortController();
+    const trainer = new Trainer(model, {
+      optimizer: { lr: 0.05, momentum: 0.9 },
+      pruning: { schedule: { kind: 'lotteryTicket', rate: 0.5, everyEpochs: 1, finalSparsity: 0.5 }, scope: 'layer' },
+    });
+    // Stop at the start of epoch 1: the pruning and rewind happen before its first step.
+    const fit = await trainer.fit(randomData(64, 12, 4, r), { epochs: 3, batchSize: 16, signal: controller.signal, onEpoch: (l) => l.epoch === 0 && controller.abort() });
+    expect(fit.aborted).toBe(true);
+    expect(fit.epochs[1].pruned).toHaveLength(1);
+    model.linears().forEach((l, li) => {
+      expect(l.mask.filter((m) => m === 0).length).toBe(l.mask.length / 2);
+      l.weight.forEach((w, i) => expect(w).toBe(l.mask[i] ? initial[li][i] : 0));
+      expect(l.velocity!.weight.every((v) => v === 0)).toBe(true);
+    });
+  });
+
+  it('same seed, ISA and threads: bit-identical weights after an epoch (with dropout)', async () => {
+    const r = caseRng();
+    const data = randomData(200, 16, 4, r);
+    const train = async () => {
+      const model = new Sequential([new Linear(16, 12), new ReLU(), new (await import('../src/index.js')).Dropout(0.3), new Linear(12, 4)], { seed: 5 });
+      await new Trainer(model, { optimizer: { lr: 0.1, momentum: 0.9 }, seed: 11 }).fit(data, { epochs: 2, batchSize: 24 });
+      return model.linears().map((l) => Array.from(l.weight));
+    };
+    expect(await train()).toEqual(await train());
+  });
+
+  it('a short run on 2,000 embedded MNIST digits reaches 85% test accuracy', async () => {
+    const { train, test } = datasets.mnist();
+    const small: Dataset = { ...train, n: 2000, x: train.x.subarray(0, 2000 * 784), y: train.y.subarray(0, 2000) };
+    const model = mlp([784, 100, 10], seed);
+    const trainer = new Trainer(model, { optimizer: { lr: 0.1, momentum: 0.9 }, seed });
+    await trainer.fit(small, { epochs: 5, batchSize: 64 });
+    const { accuracy } = await trainer.evaluate(test);
+    expect(accuracy, `seed ${seed}`).toBeGreaterThan(0.85);
+  });
+
+  it('abort mid-epoch leaves a consistent model; a diverging loss stops with an error naming the step', async () => {
+    const r = caseRng();
+    const data = randomData(20000, 64, 10, r);
+    const model = mlp([64, 256, 256, 10], seed);
+    const before = model.linears().map((l) => l.weight.slice());
+    const controller = new AbortController();
+    const trainer = new Trainer(model, { optimizer: { lr: 0.01, momentum: 0.9 }, pruning: { schedule: { kind: 'oneShot', sparsity: 0.5 } } });
+    const fit = await trainer.fit(data, { epochs: 1, batchSize: 8, signal: controller.signal, onProgress: () => controller.abort() });
+    expect(fit.aborted).toBe(true);
+    expect(trainer.steps).toBeGreaterThan(0);
+    expect(trainer.steps).toBeLessThan(2500);
+    model.linears().forEach((l, li) => {
+      expect(l.weight.every(Number.isFinite)).toBe(true);
+      l.mask.forEach((m, i) => m || expect(l.weight[i]).toBe(0));
+      expect(l.weight.some((w, i) => w !== before[li][i])).toBe(true);
+    });
+    const wild = mlp([64, 32, 10], seed);
+    const huge = new Trainer(wild, { optimizer: { lr: 1e30 } });
+    await expect(huge.fit(data, { epochs: 1, batchSize: 100 })).rejects.toThrow(/loss became (NaN|infinite) at step \d+/);
+    expect(wild.linears().every((l) => l.weight.every(Number.isFinite))).toBe(true);
+  });
+
+  it('rejects bad configurations before any work', async () => {
+    const r = caseRng();
+    const model = mlp([4, 3, 2], seed);
+    const data = randomData(10, 4, 2, r);
+    expectThrows(() => new Trainer(model, { optimizer: { lr: 0 } }), RangeError, 'optimizer.lr');
+    expectThrows(() => new Trainer(model, { optimizer: { lr: Number.NaN } }), RangeError, 'optimizer.lr');
+    expectThrows(() => new Trainer(model, { optimizer: { lr: 0.1 }, pruning: { schedule: { kind: 'oneShot', sparsity: 1 } } }), RangeError, 'sparsity');
+    expectThrows(() => new Trainer(model, { optimizer: { lr: 0.1 }, pruning: { schedule: { kind: 'gradual', finalSparsity: -0.1, endEpoch: 1 } } }), RangeError, 'finalSparsity');
+    expectThrows(() => new Sequential([new Linear(4, 3), new ReLU(), new Linear(5, 2)]), RangeError, 'inFeatures', '3');
+    const trainer = new Trainer(model, { optimizer: { lr: 0.1 } });
+    const w0 = model.linears()[0].weight.slice();
+    await expect(trainer.fit({ ...data, y: Int32Array.from(data.y, (v, i) => (i === 3 ? 2 : v)) }, { epochs: 1, batchSize: 4 })).rejects.toThrow(/labels in \[0, 2\).*y\[3\] = 2/);
+    const nanX = data.x.slice();
+    nanX[9] = Number.NaN;
+    await expect(trainer.fit({ ...data, x: nanX }, { epochs: 1, batchSize: 4 })).rejects.toThrow(/finite inputs.*x\[9\]/);
+    await expect(trainer.fit(data, { epochs: 1, batchSize: 0 })).rejects.toThrow(/batchSize/);
+    await expect(trainer.fit(data, { epochs: 0, batchSize: 2 })).rejects.toThrow(/epochs/);
+    expect(Array.from(model.linears()[0].weight)).toEqual(Array.from(w0));
+  });
+
+  it('models save and load (shears form and a plain PyTorch nn.Sequential state dict)', () => {
+    const model = mlp([6, 5, 3], seed);
+    model.linears()[0].mask[2] = 0;
+    model.linears()[0].weight[2] = 0;
+    const file = path.join(dir, 'model.safetensors');
+    model.save(file);
+    const back = Sequential.load(file);
+    expect(back.architecture()).toEqual(model.architecture());
+    back.linears().forEach((l, i) => {
+      expect(Array.from(l.weight)).toEqual(Array.from(model.linears()[i].weight));
+      expect(Array.from(l.mask)).toEqual(Array.from(model.linears()[i].mask));
+    });
+    // As torch.save(model.state_dict()) → safetensors would write it: no shears metadata.
+    const plain = path.join(dir, 'plain.safetensors');
+    saveSafetensors(plain, new Map([...model.stateDict()].map(([k, e]) => [k, { tensor: new Tensor(e.tensor.data, [...e.tensor.shape]) }])));
+    const torchLike = Sequential.load(plain);
+    expect(torchLike.architecture()).toEqual([['linear', 6, 5, true], ['relu'], ['linear', 5, 3, true]]);
+    const x = Float32Array.from({ length: 12 }, (_, i) => i / 12);
+    expect(Array.from(torchLike.predict(x, 2))).toEqual(Array.from(model.predict(x, 2)));
+  });
+});
