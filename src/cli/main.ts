@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * The `shears` command:
- *   shears start                       what this machine runs + a short SpMM speed table (npm start)
+ *   shears start                       the demo (npm start): gradual pruning to 90% while training on MNIST
+ *   shears train [options]             train and prune an MLP (MNIST, Fashion-MNIST, IDX files)
+ *   shears speed                       a short SpMM-vs-dense speed table on this machine
  *   shears info                        info() as JSON
  *   shears inspect <file> [--json]     tensors, dtypes, shapes, sparsity, bytes of a safetensors file
  *   shears prune <in> -o <out> ...     torch.nn.utils.prune's masks on a safetensors state dict
@@ -12,13 +14,60 @@ import { info } from '../index.js';
 import { inspectRows, printTable } from './inspect.js';
 import { runPrune, type PruneCliOptions } from './prune.js';
 import { printInfo, speedTable } from './start.js';
+import { runTrain, type TrainCliOptions } from './train.js';
 
 const program = new Command('shears').description('Pruning and sparse training for Node.js').showHelpAfterError();
 
-program.command('start').description("print what this machine runs and a short SpMM-vs-dense speed table").action(() => {
+const trainDefaults = {
+  data: 'mnist',
+  arch: '784-300-100-10',
+  epochs: '10',
+  batchSize: '64',
+  lr: '0.05',
+  momentum: '0.9',
+  weightDecay: '0',
+  sparsity: '0.9',
+  schedule: 'gradual',
+  criterion: 'magnitude',
+  scope: 'global',
+  seed: '0',
+} as const;
+
+program
+  .command('start')
+  .description('the demo: what this machine runs, then a LeNet-300-100 trained on the embedded MNIST while gradually pruned to 90%')
+  .action(async () => {
+    printInfo();
+    console.log('');
+    await runTrain({ ...trainDefaults });
+  });
+
+program.command('speed').description('a short SpMM-vs-dense speed table on this machine').action(() => {
   printInfo();
   speedTable();
 });
+
+program
+  .command('train')
+  .description('train an MLP natively, pruning it on a schedule; prints progress and a per-layer table')
+  .option('--data <data>', 'mnist (embedded), fashion-mnist (Debian package) or a folder of IDX files', trainDefaults.data)
+  .option('--arch <sizes>', 'layer sizes, inputs first', trainDefaults.arch)
+  .option('--epochs <n>', 'epochs', trainDefaults.epochs)
+  .option('--batch-size <n>', 'mini-batch size', trainDefaults.batchSize)
+  .option('--lr <lr>', 'learning rate', trainDefaults.lr)
+  .option('--momentum <m>', 'SGD momentum', trainDefaults.momentum)
+  .option('--weight-decay <wd>', 'L2 weight decay', trainDefaults.weightDecay)
+  .option('--sparsity <s>', 'target sparsity (0 = dense training)', trainDefaults.sparsity)
+  .addOption(new Option('--schedule <s>', 'pruning schedule').choices(['gradual', 'one-shot', 'iterative', 'lottery', 'adaptive', 'none']).default(trainDefaults.schedule))
+  .addOption(new Option('--criterion <c>', 'what ranks the weights').choices(['magnitude', 'gradient', 'taylor', 'fisher', 'movement']).default(trainDefaults.criterion))
+  .addOption(new Option('--scope <scope>', 'one threshold over all layers, or per layer').choices(['global', 'layer']).default(trainDefaults.scope))
+  .option('--seed <n>', 'seed (initialisation, shuffling)', trainDefaults.seed)
+  .option('--out <file>', 'write the trained model (safetensors, PyTorch pruned form)')
+  .option('--json', 'print { accuracy, loss, sparsity, epochSeconds, layers } as JSON')
+  .action(async (o: TrainCliOptions) => {
+    const result = await runTrain(o);
+    if (o.json) console.log(JSON.stringify(result, null, 2));
+  });
 
 program.command('info').description('print info() as JSON').action(() => console.log(JSON.stringify(info(), null, 2)));
 
@@ -53,9 +102,7 @@ program
     else printTable(rows, `${input} -> ${o.output} (${o.format})`);
   });
 
-try {
-  program.parse(process.argv.length > 2 ? process.argv : [...process.argv, 'start']);
-} catch (err) {
-  console.error(`shears: ${(err as Error).message}`);
+program.parseAsync(process.argv.length > 2 ? process.argv : [...process.argv, 'start']).catch((err: Error) => {
+  console.error(`shears: ${err.message}`);
   process.exit(2);
-}
+});

@@ -19,7 +19,14 @@ export type PruningSchedule =
    * pruning step the kept weights go back to their values at the start of epoch `rewindEpoch`
    * (default 0: the initialisation; 1 or more: "late rewinding") and the momentum is cleared.
    */
-  | { kind: 'lotteryTicket'; rate: number; everyEpochs: number; finalSparsity: number; rewindEpoch?: number };
+  | { kind: 'lotteryTicket'; rate: number; everyEpochs: number; finalSparsity: number; rewindEpoch?: number }
+  /**
+   * Accuracy-guarded: before each epoch after the first, prune `step` more (default 0.2) and
+   * evaluate on the validation set. If accuracy fell more than `tolerance` (default 0.01) below the
+   * dense model's, undo that step, halve the step and fine-tune; else keep it and grow the step by
+   * half. Stops at `finalSparsity`, or when accuracy would fall below `floor`. Needs `validation`.
+   */
+  | { kind: 'adaptive'; finalSparsity: number; step?: number; tolerance?: number; floor?: number };
 
 export interface PlannedEvent {
   /** Global optimizer step (0-based) before which pruning happens. */
@@ -89,8 +96,16 @@ export function planPruning(schedule: PruningSchedule, epochs: number, stepsPerE
       }
       break;
     }
+    case 'adaptive': {
+      fraction(schedule.finalSparsity, 'pruning.schedule.finalSparsity');
+      const step = schedule.step ?? 0.2;
+      if (typeof step !== 'number' || !(step > 0 && step < 1)) throw rangeError('pruning.schedule.step', 'a sparsity step in (0, 1)', step);
+      const tol = schedule.tolerance ?? 0.01;
+      if (typeof tol !== 'number' || !(tol >= 0 && tol < 1)) throw rangeError('pruning.schedule.tolerance', 'an accuracy drop in [0, 1)', tol);
+      break; // decided epoch by epoch from validation accuracy (Trainer.fit)
+    }
     default:
-      throw rangeError('pruning.schedule.kind', "'oneShot', 'gradual', 'iterative' or 'lotteryTicket'", (schedule as { kind: unknown }).kind);
+      throw rangeError('pruning.schedule.kind', "'oneShot', 'gradual', 'iterative', 'lotteryTicket' or 'adaptive'", (schedule as { kind: unknown }).kind);
   }
   return events.filter((e) => e.step <= total);
 }

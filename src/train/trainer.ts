@@ -51,8 +51,11 @@ export interface EpochLog {
   /** Per linear layer, after the epoch. */
   sparsity: number[];
   kernels: ('dense' | 'csr')[];
-  /** The pruning steps inside this epoch: global step and the sparsity reached per layer. */
-  pruned: { step: number; target: number; sparsity: number[] }[];
+  /**
+   * The pruning steps of this epoch: global step, target and the sparsity reached per layer; for
+   * the adaptive schedule also the validation accuracy after it and whether it was kept.
+   */
+  pruned: { step: number; target: number; sparsity: number[]; accuracy?: number; accepted?: boolean }[];
   lr: number;
 }
 
@@ -194,6 +197,8 @@ export class Trainer {
       if (o.signal?.aborted) abort[0] = 1;
       const teacher = this.options.distillation?.teacher.nativeLayers();
       const rewind = pruning?.schedule.kind === 'lotteryTicket' ? (pruning.schedule.rewindEpoch ?? 0) : undefined;
+      const adaptive = pruning?.schedule.kind === 'adaptive' ? { ...pruning.schedule, current: 0, step: pruning.schedule.step ?? 0.2, reference: -1, stopped: false } : undefined;
+      if (adaptive && !o.validation) throw rangeError('validation', 'a validation set for the adaptive schedule', 'none');
       let snapshot: Float32Array[] | undefined;
       const logs: EpochLog[] = [];
       let aborted = false;
@@ -210,6 +215,7 @@ export class Trainer {
             if (snapshot) this.rewindTo(snapshot);
             pruned.push({ step: e.step, target: e.sparsity, sparsity: layerSparsity(model) });
           }
+          if (adaptive && epoch > 0 && !adaptive.stopped && adaptive.current < adaptive.finalSparsity) pruned.push(await this.adaptiveStep(adaptive, first, o.validation!));
           const events = inEpoch.filter((e) => !e.rewind).map((e) => this.nativeEvent(e, e.step - first));
           const lr = new Float32Array(stepsPerEpoch);
           for (let s = 0; s < stepsPerEpoch; s++) lr[s] = learningRate(opt.lr, first + s, stepsPerEpoch, epochs, this.options.lrSchedule);
@@ -255,6 +261,7 @@ export class Trainer {
             lr: lr[0],
           };
           if (o.validation && !aborted) log.validation = await this.evaluate(o.validation);
+          if (adaptive && epoch === 0 && log.validation) adaptive.reference = log.validation.accuracy;
           logs.push(log);
           o.onEpoch?.(log);
         }
@@ -266,6 +273,37 @@ export class Trainer {
       }
       return { epochs: logs, aborted };
     });
+  }
+
+  /**
+   * One step of the adaptive schedule: prune `step` more, evaluate, keep or undo (see the schedule's
+   * documentation). Returns the log entry.
+   */
+  private async adaptiveStep(
+    a: { finalSparsity: number; step: number; tolerance?: number; floor?: number; current: number; reference: number; stopped: boolean },
+    step: number,
+    validation: Dataset,
+  ): Promise<EpochLog['pruned'][number]> {
+    const layers = this.model.linears();
+    const saved = layers.map((l) => ({ w: l.weight.slice(), m: l.mask.slice(), v: l.velocity?.weight.slice() }));
+    const target = Math.min(a.finalSparsity, a.current + a.step);
+    native.pruneLayers(this.model.nativeLayers(true), this.nativeEvent({ step, sparsity: target }, 0), this.options.pruning?.criterion ?? 'magnitude');
+    const { accuracy } = await this.evaluate(validation);
+    const sparsity = layerSparsity(this.model);
+    const accepted = a.reference - accuracy <= (a.tolerance ?? 0.01);
+    if (accepted) {
+      a.current = target;
+      a.step *= 1.5;
+    } else {
+      layers.forEach((l, i) => {
+        l.weight.set(saved[i].w);
+        l.mask.set(saved[i].m);
+        if (saved[i].v) l.velocity!.weight.set(saved[i].v!);
+      });
+      a.step = Math.max(a.step / 2, 0.005);
+    }
+    if (a.floor !== undefined && accuracy < a.floor) a.stopped = true;
+    return { step, target, sparsity, accuracy, accepted };
   }
 
   /** Kept weights back to the snapshot, pruned ones zero, momentum cleared (lottery ticket). */
