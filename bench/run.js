@@ -6,6 +6,7 @@
  *   npm run bench                          # the spmm suite
  *   npm run bench -- spmm --quick          # fewer sizes, a smoke run (~1 min)
  *   npm run bench -- prune                 # selection, pruning a 100M-weight MLP, safetensors I/O
+ *   npm run bench -- train                 # LeNet-300-100 on Fashion-MNIST vs PyTorch, fused SGD, npm start
  *   npm run bench -- all --threads 1 --isa scalar --json out.json --no-peer
  *
  * Order of a run: machine ceilings, shears' cases (benchmark.js, median of its samples), the
@@ -28,8 +29,9 @@ import { findPeerPython, runPeer } from './lib/peer.js';
 import { count, mebibytes, megabytes, ms, NONE, percent, renderTable, sig, times } from './lib/table.js';
 import { pruneSuite } from './suites/prune.js';
 import { spmmSuite } from './suites/spmm.js';
+import { trainSuite } from './suites/train.js';
 
-const SUITES = { spmm: spmmSuite, prune: pruneSuite };
+const SUITES = { spmm: spmmSuite, prune: pruneSuite, train: trainSuite };
 
 const USAGE = `Usage: npm run bench -- [suite ...] [options]
 
@@ -210,7 +212,7 @@ function targetsTable(targets, rowsById) {
   return `${table}\n${legend}${flagged ? '; "!": a measurement behind it is suspect (see the noise column)' : ''}`;
 }
 
-function main() {
+async function main() {
   let opts;
   try {
     opts = parseCommandLine(process.argv.slice(2));
@@ -358,6 +360,12 @@ function main() {
       console.log(groupTable(rows.filter((r) => r.suite === suite.name && r.group === group.title), group.refs));
       console.log('');
     }
+    if (suite.standalone) {
+      // Suites that time whole runs themselves (training): they print their own tables.
+      const { targets } = await suite.run({ quick: opts.quick, peer, threads, ceilings, seed });
+      allTargets.push(...targets.map((t) => ({ suite: suite.name, ...t })));
+      continue;
+    }
     const own = new Map(rows.filter((r) => r.suite === suite.name).map((r) => [r.id, r]));
     allTargets.push(...suite.targets(own, { llcBytes: llc.bytes }).map((t) => ({ suite: suite.name, ...t })));
   }
@@ -383,4 +391,7 @@ function main() {
   }
 }
 
-main();
+main().catch((err) => {
+  console.error(`bench: ${err.stack ?? err}`);
+  process.exit(1);
+});

@@ -66,6 +66,8 @@ export interface NativeLayer {
   relu: boolean;
   dropout: number;
   frozen?: boolean;
+  /** Inference only: this layer's CSR, built once (Sequential caches it). */
+  csr?: { rowPtr: I32; colIdx: I32; values: F32 };
 }
 export interface NativePruneEvent {
   step: number;
@@ -132,6 +134,7 @@ export type NativeBinding = {
   Both<'activationStats', [activations: F32, features: number, batch: number, sumAbs: Float64Array, zeros: Float64Array], void> &
   Both<'nmMask', [scores: F32, m: number, n: number, mask: Maybe<Uint8Array>, nan: Maybe<string>], Uint8Array> &
   Both<'trainEpoch', [layers: NativeLayer[], x: F32, y: I32, options: NativeEpochOptions, onProgress?: (p: NativeProgress) => void], NativeEpochResult> &
+  Both<'maskedSgd', [w: F32, g: F32, v: F32, mask: Maybe<Uint8Array>, lr: number, momentum: number, weightDecay: number, nesterov: boolean], void> &
   Both<'predict', [layers: NativeLayer[], x: F32, n: number, batch: number, sparseBelow: number], F32> & {
     gradients(layers: NativeLayer[], x: F32, y: I32, sparse: boolean): { loss: number; dw: F32[]; db: F32[] };
     pruneLayers(layers: NativeLayer[], event: NativePruneEvent, criterion: Maybe<string>): void;

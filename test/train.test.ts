@@ -129,6 +129,47 @@ describe('trainer', () => {
     a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThan(1e-5));
   });
 
+  it('the fused masked SGD step matches torch.optim.SGD semantics on a plain reference', () => {
+    const r = caseRng();
+    for (const [n, momentum, wd, nesterov] of [[1, 0, 0, false], [1000, 0.9, 5e-4, false], [70_001, 0.9, 1e-3, true]] as const) {
+      const w = Float32Array.from({ length: n }, () => r() - 0.5), g = Float32Array.from({ length: n }, () => r() - 0.5);
+      const v = Float32Array.from({ length: n }, () => r() - 0.5), mask = Uint8Array.from({ length: n }, () => (r() < 0.3 ? 0 : 1));
+      const [w0, v0] = [w.slice(), v.slice()];
+      native.maskedSgd(w, g, v, mask, 0.05, momentum, wd, nesterov);
+      for (let i = 0; i < n; i++) {
+        const f = Math.fround;
+        const grad = f(g[i] + f(wd * w0[i])), vel = f(f(momentum * v0[i]) + grad), step = nesterov ? f(grad + f(momentum * vel)) : vel;
+        const [ww, vv] = mask[i] ? [f(w0[i] - f(0.05 * step)), vel] : [0, 0];
+        expect(Math.abs(w[i] - ww), `w[${i}] n=${n}`).toBeLessThan(1e-6);
+        expect(Math.abs(v[i] - vv), `v[${i}] n=${n}`).toBeLessThan(1e-6);
+        if (!mask[i]) expect(Object.is(w[i], 0) && Object.is(v[i], 0)).toBe(true);
+      }
+    }
+    expectThrows(() => native.maskedSgd(new Float32Array(3), new Float32Array(2), new Float32Array(3), undefined, 0.1, 0, 0, false), RangeError, 'g');
+  });
+
+  it('inference caches a sparse layer\'s CSR and drops it whenever training or loading changes the weights', async () => {
+    const r = caseRng();
+    const data = randomData(64, 10, 3, r);
+    const model = mlp([10, 8, 3], seed);
+    const trainer = new Trainer(model, { optimizer: { lr: 0.1 }, pruning: { schedule: { kind: 'oneShot', sparsity: 0.8 }, scope: 'layer' } });
+    await trainer.fit(data, { epochs: 1, batchSize: 8 });
+    const asDense = () => {
+      const saved = model.sparseBelow;
+      model.sparseBelow = -1;
+      const out = model.predict(data.x, data.n);
+      model.sparseBelow = saved;
+      return out;
+    };
+    const first = model.predict(data.x, data.n);
+    expect(model.linears()[0].csr).toBeDefined();
+    asDense().forEach((v, i) => expect(Math.abs(v - first[i])).toBeLessThan(1e-5));
+    await trainer.fit(data, { epochs: 1, batchSize: 8 });
+    const second = model.predict(data.x, data.n);
+    expect(Array.from(second)).not.toEqual(Array.from(first));
+    asDense().forEach((v, i) => expect(Math.abs(v - second[i])).toBeLessThan(1e-5));
+  });
+
   it('schedules: gradual, iterative and one-shot sparsities equal the hand-computed values', async () => {
     // Zhu & Gupta with s_i = 0, s_f = 0.9 over 2 epochs of 10 steps, every 5 steps.
     const g = planPruning({ kind: 'gradual', finalSparsity: 0.9, endEpoch: 2, frequency: 5 }, 3, 10);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../cpu/sparse/sparse.h"
 #include "../cpu/train/mlp.h"
 #include "args.h"
 #include "ops.h"
@@ -239,11 +240,32 @@ Task prepare_predict(const Napi::CallbackInfo& info) {
   const double sparse_below = info[4].As<Napi::Number>().DoubleValue();
   const int64_t classes = layers->back().out;
   check_data(x, nullptr, n, layers->front().in, classes);
+  // Optional cached CSR per layer: layers[i].csr = { rowPtr, colIdx, values }, checked here.
+  auto cached = std::make_shared<std::vector<cpu::CsrView>>(layers->size());
+  Napi::Array larr = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < larr.Length(); ++i) {
+    Napi::Value c = larr.Get(i).As<Napi::Object>().Get("csr");
+    if (is_absent(c)) continue;
+    const std::string name = "layers[" + std::to_string(i) + "].csr";
+    Napi::Object co = object_arg(c, name);
+    const Array<int32_t> rp = i32(co.Get("rowPtr"), (name + ".rowPtr").c_str());
+    const Array<int32_t> ci = i32(co.Get("colIdx"), (name + ".colIdx").c_str());
+    const Array<float> va = f32(co.Get("values"), (name + ".values").c_str());
+    const tr::Layer& l = (*layers)[i];
+    expect_length(rp, l.out + 1, (name + ".rowPtr").c_str(), "out + 1");
+    expect_length(va, ci.length, (name + ".values").c_str(), "colIdx.length");
+    cpu::CsrView v{l.out, l.in, rp.data, ci.data, va.data, ci.length};
+    cpu::validate_csr(v, name.c_str());
+    t.pin(rp.handle);
+    t.pin(ci.handle);
+    t.pin(va.handle);
+    (*cached)[i] = v;
+  }
   Napi::Float32Array out = Napi::Float32Array::New(info.Env(), static_cast<size_t>(checked_product(n, classes, "logits size")));
   const size_t slot = t.pin(out);
   float* logits = out.Data();
   const float* xd = x.data;
-  t.run = [layers, xd, n, batch, sparse_below, logits] { tr::predict(*layers, xd, n, batch, sparse_below, logits); };
+  t.run = [layers, xd, n, batch, sparse_below, logits, cached] { tr::predict(*layers, xd, n, batch, sparse_below, logits, cached.get()); };
   t.finish = [slot](Napi::Env, Task& self) { return self.pinned(slot); };
   return t;
 }
@@ -295,6 +317,39 @@ Task prepare_prune_layers(const Napi::CallbackInfo& info) {
   return t;
 }
 
+// maskedSgd(w, g, v, mask?, lr, momentum, weightDecay, nesterov): one fused optimizer step in place.
+Task prepare_sgd(const Napi::CallbackInfo& info) {
+  Task t;
+  const Array<float> w = f32(info[0], "w"), g = f32(info[1], "g"), v = f32(info[2], "v");
+  expect_length(g, w.length, "g", "w.length");
+  expect_length(v, w.length, "v", "w.length");
+  const uint8_t* mask = nullptr;
+  if (!is_absent(info[3])) {
+    const Array<uint8_t> m = u8(info[3], "mask");
+    expect_length(m, w.length, "mask", "w.length");
+    mask = m.data;
+    t.pin(m.handle);
+  }
+  auto num = [&](int i, const char* name) {
+    if (!info[i].IsNumber()) type_error("a finite number", name, info[i]);
+    const double d = info[i].As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d)) range_error("a finite number", name, describe(info[i]));
+    return static_cast<float>(d);
+  };
+  const float lr = num(4, "lr"), momentum = num(5, "momentum"), wd = num(6, "weightDecay");
+  const bool nesterov = boolean(info[7], "nesterov", false);
+  t.pin(w.handle);
+  t.pin(g.handle);
+  t.pin(v.handle);
+  float* wd_ = w.data;
+  float* vd = v.data;
+  const float* gd = g.data;
+  const int64_t n = w.length;
+  t.run = [=] { tr::masked_sgd(wd_, gd, vd, mask, n, lr, momentum, wd, nesterov); };
+  t.finish = [](Napi::Env env, Task&) { return env.Undefined(); };
+  return t;
+}
+
 }  // namespace
 
 void register_train_ops(Napi::Env env, Napi::Object exports) {
@@ -304,6 +359,8 @@ void register_train_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("predictAsync", Napi::Function::New(env, Async<prepare_predict>, "predictAsync"));
   exports.Set("gradients", Napi::Function::New(env, Sync<prepare_gradients>, "gradients"));
   exports.Set("pruneLayers", Napi::Function::New(env, Sync<prepare_prune_layers>, "pruneLayers"));
+  exports.Set("maskedSgd", Napi::Function::New(env, Sync<prepare_sgd>, "maskedSgd"));
+  exports.Set("maskedSgdAsync", Napi::Function::New(env, Async<prepare_sgd>, "maskedSgdAsync"));
 }
 
 }  // namespace shears::binding

@@ -8,6 +8,7 @@ import { optionsObject, rangeError, typeError } from '../errors.js';
 import { loadSafetensors, saveSafetensors, type SaveOptions, type StateEntry } from '../io/safetensors.js';
 import { native, withCallerStack, type NativeLayer } from '../native.js';
 import { Tensor } from '../prune/tensor.js';
+import { CsrMatrix } from '../sparse/csr.js';
 
 /** A fully connected layer `y = x·Wᵀ + b` with W `[out, in]` (nn.Linear's layout). */
 export class Linear {
@@ -22,6 +23,8 @@ export class Linear {
   velocity?: { weight: Float32Array; bias?: Float32Array };
   /** Accumulated pruning statistic (|w·g|, g², …), created when a criterion needs one. */
   score?: Float32Array;
+  /** The CSR of the kept weights for inference, built on first use (see Sequential.invalidate). */
+  csr?: CsrMatrix;
 
   constructor(inFeatures: number, outFeatures: number, options?: { bias?: boolean }) {
     for (const [name, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
@@ -133,6 +136,7 @@ export class Sequential {
       l.mask.fill(1);
       l.velocity = undefined;
       l.score = undefined;
+      l.csr = undefined;
     }
   }
 
@@ -147,6 +151,27 @@ export class Sequential {
   get outFeatures(): number {
     const ls = this.linears();
     return ls[ls.length - 1].outFeatures;
+  }
+
+  /**
+   * Drops the cached inference CSR of every layer. The library calls it whenever it changes
+   * weights or masks (training, pruning, loading); call it after editing them by hand.
+   */
+  invalidate(): void {
+    for (const l of this.linears()) l.csr = undefined;
+  }
+
+  /** Native layers for inference, with each sparse-running layer's CSR built once and cached. */
+  private inferenceLayers(): NativeLayer[] {
+    const layers = this.nativeLayers();
+    this.linears().forEach((l, i) => {
+      let kept = 0;
+      for (let j = 0; j < l.mask.length; j++) kept += l.mask[j];
+      if (kept > this.sparseBelow * l.mask.length) return;
+      l.csr ??= CsrMatrix.fromDense(l.weight, l.outFeatures, l.inFeatures, { mask: l.mask });
+      layers[i].csr = { rowPtr: l.csr.rowPtr, colIdx: l.csr.colIdx, values: l.csr.values };
+    });
+    return layers;
   }
 
   /** The linear layers as the native code sees them (shared buffers; `training` adds optimizer state). */
@@ -182,13 +207,13 @@ export class Sequential {
   /** Logits `[n, classes]` for `n` samples `x` `[n, inFeatures]`, in batches (default 256). */
   predict(x: Float32Array, n: number, batch = 256): Float32Array {
     this.checkInputs(x, n);
-    return native.predict(this.nativeLayers(), x, n, batch, this.sparseBelow);
+    return native.predict(this.inferenceLayers(), x, n, batch, this.sparseBelow);
   }
 
   predictAsync(x: Float32Array, n: number, batch = 256): Promise<Float32Array> {
     return withCallerStack(async () => {
       this.checkInputs(x, n);
-      return native.predictAsync(this.nativeLayers(), x, n, batch, this.sparseBelow);
+      return native.predictAsync(this.inferenceLayers(), x, n, batch, this.sparseBelow);
     });
   }
 
@@ -244,6 +269,7 @@ export class Sequential {
       copy(`${i}.weight`, m.weight, m.mask);
       if (m.bias) copy(`${i}.bias`, m.bias);
       m.velocity = undefined;
+      m.csr = undefined;
     });
   }
 

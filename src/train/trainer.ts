@@ -191,6 +191,7 @@ export class Trainer {
       const pruneTargets = new Set<number>();
       if (pruning) model.linears().forEach((_, i) => (pruning.dense ?? []).includes(i) || pruneTargets.add(i));
 
+      model.invalidate(); // weights change from here on
       const abort = new Int32Array(1);
       const onAbort = () => (abort[0] = 1);
       o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -211,6 +212,7 @@ export class Trainer {
           const pruned: EpochLog['pruned'] = [];
           const between = inEpoch.filter((e) => e.rewind);
           for (const e of between) {
+            model.invalidate();
             native.pruneLayers(model.nativeLayers(true), this.nativeEvent(e, 0), criterion);
             if (snapshot) this.rewindTo(snapshot);
             pruned.push({ step: e.step, target: e.sparsity, sparsity: layerSparsity(model) });
@@ -245,6 +247,7 @@ export class Trainer {
             progress,
           );
           const seconds = (performance.now() - started) / 1000;
+          model.invalidate();
           this.step = first + r.steps;
           for (const e of inEpoch.filter((e) => !e.rewind && e.step - first < r.steps + (r.steps === stepsPerEpoch ? 1 : 0)))
             pruned.push({ step: e.step, target: e.sparsity, sparsity: layerSparsity(model) });
@@ -268,6 +271,7 @@ export class Trainer {
         // Events planned for the very end (the gradual schedule's final step) prune after the last epoch.
         if (!aborted)
           for (const e of planned.filter((e) => e.step >= epochs * stepsPerEpoch)) native.pruneLayers(model.nativeLayers(true), this.nativeEvent(e, 0), criterion);
+        model.invalidate();
       } finally {
         o.signal?.removeEventListener('abort', onAbort);
       }
@@ -287,10 +291,12 @@ export class Trainer {
     const layers = this.model.linears();
     const saved = layers.map((l) => ({ w: l.weight.slice(), m: l.mask.slice(), v: l.velocity?.weight.slice() }));
     const target = Math.min(a.finalSparsity, a.current + a.step);
+    this.model.invalidate();
     native.pruneLayers(this.model.nativeLayers(true), this.nativeEvent({ step, sparsity: target }, 0), this.options.pruning?.criterion ?? 'magnitude');
     const { accuracy } = await this.evaluate(validation);
     const sparsity = layerSparsity(this.model);
     const accepted = a.reference - accuracy <= (a.tolerance ?? 0.01);
+    this.model.invalidate();
     if (accepted) {
       a.current = target;
       a.step *= 1.5;
@@ -308,6 +314,7 @@ export class Trainer {
 
   /** Kept weights back to the snapshot, pruned ones zero, momentum cleared (lottery ticket). */
   private rewindTo(snapshot: Float32Array[]): void {
+    this.model.invalidate();
     this.model.linears().forEach((l, i) => {
       for (let j = 0; j < l.weight.length; j++) l.weight[j] = l.mask[j] ? snapshot[i][j] : 0;
       l.velocity?.weight.fill(0);

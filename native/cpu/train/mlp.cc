@@ -110,9 +110,9 @@ bool runs_sparse(const Layer& l, double sparse_below) {
 }
 
 // z[out, n] = W·a + b, then ReLU: the forward of one layer (dense or sparse).
-void affine(const Layer& l, const SparseState* s, const float* a, int64_t n, float* z) {
+void affine(const Layer& l, const CsrView* s, const float* a, int64_t n, float* z) {
   const SparseKernels& sk = sparse_kernels(active_isa());
-  if (s) csr_spmm(sk, s->view(l), a, n, z);
+  if (s) csr_spmm(sk, *s, a, n, z);
   else gemm(l.w, a, z, l.out, l.in, n, false, false);
   parallel_for(l.out, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
@@ -211,11 +211,10 @@ void gather_batch(const float* x, int64_t f, const int64_t* order, int64_t n, fl
   });
 }
 
-// One fused pass of masked SGD (momentum, Nesterov, weight decay) over `count` entries; `mask`
-// null means all kept. Reads w, g, v (and the mask) once, writes w and v once. Pruned entries
-// leave with w = v = 0.
-void sgd(float* w, const float* g, float* v, const uint8_t* mask, int64_t count, float lr, float momentum, float wd,
-         bool nesterov) {
+}  // namespace
+
+void masked_sgd(float* w, const float* g, float* v, const uint8_t* mask, int64_t count, float lr, float momentum,
+                float wd, bool nesterov) {
   parallel_for(count, 1 << 14, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const bool keep = mask == nullptr || mask[i] != 0;
@@ -227,6 +226,8 @@ void sgd(float* w, const float* g, float* v, const uint8_t* mask, int64_t count,
     }
   });
 }
+
+namespace {
 
 void accumulate_score(Criterion c, float* score, const float* w, const float* g, int64_t count, const int64_t* pos) {
   parallel_for(count, 1 << 15, [&](int64_t b, int64_t e) {
@@ -271,10 +272,14 @@ struct Workspace {
 
 // Forward of the training step: activations in ws.act, dropout scales in ws.drop.
 void forward_train(const std::vector<Layer>& layers, const std::vector<SparseState*>& sparse, int64_t n, Rng* rng,
-                   Workspace& ws) {
+                   Workspace& ws, const std::vector<CsrView>* cached = nullptr) {
   for (size_t l = 0; l < layers.size(); ++l) {
     float* z = ws.act[l + 1].data();
-    affine(layers[l], sparse[l], ws.act[l].data(), n, z);
+    CsrView view;
+    const CsrView* v = nullptr;
+    if (cached && (*cached)[l].ptr) v = &(*cached)[l];
+    else if (sparse[l]) v = &(view = sparse[l]->view(layers[l]));
+    affine(layers[l], v, ws.act[l].data(), n, z);
     const float p = layers[l].dropout;
     if (rng && p > 0 && l + 1 < layers.size()) {
       const float scale = 1.0f / (1.0f - p);
@@ -453,9 +458,9 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
           else accumulate_score(cfg.criterion, ly.score, ly.w, ws.dw[l].data(), ly.in * ly.out, nullptr);
         }
         if (ly.frozen) continue;
-        if (s) sgd(s->val.data(), s->grad.data(), s->vel.data(), nullptr, static_cast<int64_t>(s->val.size()), lr, cfg.momentum, cfg.weight_decay, cfg.nesterov);
-        else sgd(ly.w, ws.dw[l].data(), ly.vw, ly.mask, ly.in * ly.out, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov);
-        if (ly.b) sgd(ly.b, ws.db[l].data(), ly.vb, nullptr, ly.out, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov);
+        if (s) masked_sgd(s->val.data(), s->grad.data(), s->vel.data(), nullptr, static_cast<int64_t>(s->val.size()), lr, cfg.momentum, cfg.weight_decay, cfg.nesterov);
+        else masked_sgd(ly.w, ws.dw[l].data(), ly.vw, ly.mask, ly.in * ly.out, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov);
+        if (ly.b) masked_sgd(ly.b, ws.db[l].data(), ly.vb, nullptr, ly.out, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov);
       }
       loss_sum += loss;
       result.steps = step + 1;
@@ -485,7 +490,7 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
 }
 
 void predict(const std::vector<Layer>& layers, const float* x, int64_t n, int64_t batch, double sparse_below,
-             float* logits) {
+             float* logits, const std::vector<CsrView>* cached) {
   if (n == 0) return;
   const int64_t features = layers.front().in, classes = layers.back().out;
   batch = std::max<int64_t>(1, std::min(batch, n));
@@ -493,7 +498,7 @@ void predict(const std::vector<Layer>& layers, const float* x, int64_t n, int64_
   std::vector<SparseState> states(layers.size());
   std::vector<SparseState*> sparse(layers.size(), nullptr);
   for (size_t l = 0; l < layers.size(); ++l)
-    if (runs_sparse(layers[l], sparse_below)) {
+    if (!(cached && (*cached)[l].ptr) && runs_sparse(layers[l], sparse_below)) {
       build_sparse(layers[l], states[l]);
       sparse[l] = &states[l];
     }
@@ -502,7 +507,7 @@ void predict(const std::vector<Layer>& layers, const float* x, int64_t n, int64_
     const int64_t m = std::min(batch, n - first);
     for (int64_t j = 0; j < m; ++j) order[static_cast<size_t>(j)] = first + j;
     gather_batch(x, features, order.data(), m, ws.act[0].data());
-    forward_train(layers, sparse, m, nullptr, ws);
+    forward_train(layers, sparse, m, nullptr, ws, cached);
     const float* out = ws.act[layers.size()].data();
     for (int64_t j = 0; j < m; ++j)
       for (int64_t c = 0; c < classes; ++c) logits[(first + j) * classes + c] = out[c * m + j];

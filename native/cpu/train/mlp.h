@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "../sparse/sparse.h"
+
 namespace shears::cpu::train {
 
 // A layer's buffers are the caller's (JS typed arrays): updated in place.
@@ -92,14 +94,21 @@ struct EpochResult {
 EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg);
 
 // Inference: logits [n, classes] (sample-major) for x [n, features], in batches of `batch`.
-// Layers with a kept fraction at most `sparse_below` run sparse.
+// Layers with a kept fraction at most `sparse_below` run sparse; `cached` (one view per layer, null
+// ptr where none) supplies a layer's CSR built earlier, so repeated calls skip building it.
 void predict(const std::vector<Layer>& layers, const float* x, int64_t n, int64_t batch, double sparse_below,
-             float* logits);
+             float* logits, const std::vector<CsrView>* cached = nullptr);
 
 // Gradients of the mean cross-entropy over x [n, features] (one batch, no dropout, no update):
 // dw[l] [out*in] (zero where masked) and db[l] [out]; returns the loss. For tests and tools.
 double gradients(const std::vector<Layer>& layers, const float* x, const int32_t* y, int64_t n, bool sparse,
                  const std::vector<float*>& dw, const std::vector<float*>& db);
+
+// One fused pass of masked SGD (momentum, Nesterov, weight decay, as torch.optim.SGD) over
+// `count` entries; `mask` null means all kept. Reads w, g, v and the mask once, writes w and v
+// once; pruned entries leave with w = v = +0. Multithreaded.
+void masked_sgd(float* w, const float* g, float* v, const uint8_t* mask, int64_t count, float lr, float momentum,
+                float wd, bool nesterov);
 
 // Prunes now (as an event would inside an epoch), by |w| or by the accumulated scores.
 void prune_now(std::vector<Layer>& layers, const PruneEvent& event, Criterion criterion);
