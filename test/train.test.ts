@@ -162,7 +162,7 @@ describe('trainer', () => {
       return out;
     };
     const first = model.predict(data.x, data.n);
-    expect(model.linears()[0].csr).toBeDefined();
+    expect(model.linears()[0].inference?.csr).toBeDefined();
     asDense().forEach((v, i) => expect(Math.abs(v - first[i])).toBeLessThan(1e-5));
     await trainer.fit(data, { epochs: 1, batchSize: 8 });
     const second = model.predict(data.x, data.n);

@@ -51,6 +51,8 @@ class ThreadPool {
   std::atomic<int64_t> next_{0};
   std::atomic<int> active_{0};
   uint64_t generation_ = 0;
+  // generation_ mirrored for the lock-free spin before a worker sleeps.
+  std::atomic<uint64_t> published_{0};
   bool stopping_ = false;
   std::exception_ptr error_;
   std::atomic<bool> failed_{false};

@@ -23,8 +23,11 @@ export class Linear {
   velocity?: { weight: Float32Array; bias?: Float32Array };
   /** Accumulated pruning statistic (|w·g|, g², …), created when a criterion needs one. */
   score?: Float32Array;
-  /** The CSR of the kept weights for inference, built on first use (see Sequential.invalidate). */
-  csr?: CsrMatrix;
+  /**
+   * Inference plan cached on first use (see Sequential.invalidate): the kept fraction and, for a
+   * layer that runs sparse, the CSR of its kept weights.
+   */
+  inference?: { density: number; csr?: CsrMatrix };
 
   constructor(inFeatures: number, outFeatures: number, options?: { bias?: boolean }) {
     for (const [name, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
@@ -136,7 +139,7 @@ export class Sequential {
       l.mask.fill(1);
       l.velocity = undefined;
       l.score = undefined;
-      l.csr = undefined;
+      l.inference = undefined;
     }
   }
 
@@ -158,18 +161,21 @@ export class Sequential {
    * weights or masks (training, pruning, loading); call it after editing them by hand.
    */
   invalidate(): void {
-    for (const l of this.linears()) l.csr = undefined;
+    for (const l of this.linears()) l.inference = undefined;
   }
 
   /** Native layers for inference, with each sparse-running layer's CSR built once and cached. */
   private inferenceLayers(): NativeLayer[] {
     const layers = this.nativeLayers();
     this.linears().forEach((l, i) => {
-      let kept = 0;
-      for (let j = 0; j < l.mask.length; j++) kept += l.mask[j];
-      if (kept > this.sparseBelow * l.mask.length) return;
-      l.csr ??= CsrMatrix.fromDense(l.weight, l.outFeatures, l.inFeatures, { mask: l.mask });
-      layers[i].csr = { rowPtr: l.csr.rowPtr, colIdx: l.csr.colIdx, values: l.csr.values };
+      if (!l.inference) {
+        let kept = 0;
+        for (let j = 0; j < l.mask.length; j++) kept += l.mask[j];
+        l.inference = { density: kept / l.mask.length };
+      }
+      if (l.inference.density > this.sparseBelow) return;
+      const csr = (l.inference.csr ??= CsrMatrix.fromDense(l.weight, l.outFeatures, l.inFeatures, { mask: l.mask }));
+      layers[i].csr = { rowPtr: csr.rowPtr, colIdx: csr.colIdx, values: csr.values };
     });
     return layers;
   }
@@ -269,7 +275,7 @@ export class Sequential {
       copy(`${i}.weight`, m.weight, m.mask);
       if (m.bias) copy(`${i}.bias`, m.bias);
       m.velocity = undefined;
-      m.csr = undefined;
+      m.inference = undefined;
     });
   }
 

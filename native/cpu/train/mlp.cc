@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "../../core/cpu_features.h"
 #include "../../core/errors.h"
@@ -203,10 +204,17 @@ double loss_and_grad(const float* logits, const int32_t* y, int64_t classes, int
 
 // Gathers rows `order[first .. first+n)` of x [samples, f] into a [f, n] (feature-major).
 void gather_batch(const float* x, int64_t f, const int64_t* order, int64_t n, float* a) {
-  parallel_for(f, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, n)), [&](int64_t f0, int64_t f1) {
-    for (int64_t j = 0; j < n; ++j) {
-      const float* row = x + order[j] * f;
-      for (int64_t k = f0; k < f1; ++k) a[k * n + j] = row[k];
+  // A transpose in 16-feature strips: per sample one cache line read, and the 16 output rows a
+  // strip writes stay in L1 across consecutive samples.
+  constexpr int64_t kStrip = 16;
+  const int64_t strips = (f + kStrip - 1) / kStrip;
+  parallel_for(strips, std::max<int64_t>(1, 1024 / std::max<int64_t>(1, n)), [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) {
+      const int64_t k0 = s * kStrip, k1 = std::min(f, k0 + kStrip);
+      for (int64_t j = 0; j < n; ++j) {
+        const float* row = x + order[j] * f;
+        for (int64_t k = k0; k < k1; ++k) a[k * n + j] = row[k];
+      }
     }
   });
 }
@@ -494,7 +502,18 @@ void predict(const std::vector<Layer>& layers, const float* x, int64_t n, int64_
   if (n == 0) return;
   const int64_t features = layers.front().in, classes = layers.back().out;
   batch = std::max<int64_t>(1, std::min(batch, n));
-  Workspace ws(layers, features, batch);
+  // Services call predict per request: the buffers of the last call on this thread are reused
+  // when the shapes match (fresh ones would be zero-filled and page-faulted in every call).
+  thread_local std::unique_ptr<Workspace> reuse;
+  thread_local std::vector<int64_t> reuse_key;
+  std::vector<int64_t> key{features, batch};
+  for (const Layer& l : layers) key.push_back(l.out);
+  if (!reuse || reuse_key != key) {
+    reuse.reset();  // free the old buffers first
+    reuse = std::make_unique<Workspace>(layers, features, batch);
+    reuse_key = key;
+  }
+  Workspace& ws = *reuse;
   std::vector<SparseState> states(layers.size());
   std::vector<SparseState*> sparse(layers.size(), nullptr);
   for (size_t l = 0; l < layers.size(); ++l)
