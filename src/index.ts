@@ -17,5 +17,5 @@ export type { CudaDeviceInfo } from './native.js';
 export { Dropout, Flatten, Linear, ReLU, Sequential, type Module, type SummaryRow } from './train/model.js';
 export { scoreLogits, Trainer, type Criterion, type Dataset, type EpochLog, type FitOptions, type FitResult, type TrainerOptions } from './train/trainer.js';
 export { learningRate, type LrOptions, type LrSchedule } from './schedule/lr.js';
-export { gradualSparsity, planPruning, type PlannedEvent, type PruningSchedule } from './schedule/pruning.js';
+export { gradualSparsity, planPruning, planRegrowth, type PlannedEvent, type PruningSchedule, type RegrowEvent } from './schedule/pruning.js';
 export * as datasets from './io/datasets.js';

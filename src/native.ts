@@ -85,6 +85,7 @@ export interface NativeEpochOptions {
   criterion?: string;
   sparseBelow: number;
   events?: NativePruneEvent[];
+  regrow?: { step: number; fraction: number; random: boolean }[];
   teacher?: NativeLayer[];
   alpha?: number;
   temperature?: number;

@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { datasets, gradualSparsity, Linear, planPruning, ReLU, saveSafetensors, Sequential, Tensor, Trainer, type Dataset } from '../src/index.js';
+import { datasets, gradualSparsity, Linear, planPruning, planRegrowth, ReLU, saveSafetensors, Sequential, Tensor, Trainer, type Dataset, type PruningSchedule } from '../src/index.js';
 import { native } from '../src/native.js';
 import { caseRng, expectThrows, seed } from './helpers.js';
 
@@ -192,6 +192,28 @@ describe('trainer', () => {
     const pruned = model.linears().reduce((s, l) => s + l.mask.filter((m) => m === 0).length, 0);
     expect(pruned).toBe(Math.round(0.7 * (80 + 24)));
     expect(fit.epochs[0].pruned).toEqual([expect.objectContaining({ step: 0, target: 0.7 })]);
+  });
+
+  it('RigL and SET keep every layer\'s kept count constant while the masks move', async () => {
+    const r = caseRng();
+    const data = randomData(160, 12, 4, r);
+    const train = async (schedule: PruningSchedule) => {
+      const model = mlp([12, 10, 4], seed);
+      await new Trainer(model, { optimizer: { lr: 0.1, momentum: 0.9 }, pruning: { schedule, scope: 'layer' }, seed: 2 }).fit(data, { epochs: 3, batchSize: 16 });
+      return model;
+    };
+    const fixed = await train({ kind: 'oneShot', sparsity: 0.7 });
+    for (const kind of ['rigl', 'set'] as const) {
+      const model = await train({ kind, sparsity: 0.7, updateEvery: 3, fraction: 0.5 });
+      model.linears().forEach((l, i) => {
+        const kept = l.mask.reduce((a, b) => a + b, 0);
+        expect(kept, `${kind} layer ${i}`).toBe(l.mask.length - Math.round(0.7 * l.mask.length));
+        expect(Array.from(l.mask), `${kind} layer ${i} masks moved`).not.toEqual(Array.from(fixed.linears()[i].mask));
+        l.mask.forEach((m, j) => m || expect(l.weight[j]).toBe(0));
+      });
+    }
+    expect(planRegrowth({ kind: 'rigl', sparsity: 0.9, updateEvery: 10, fraction: 0.3, endEpoch: 2 }, 4, 20).map((e) => e.step)).toEqual([9, 19, 29]);
+    expect(planRegrowth({ kind: 'rigl', sparsity: 0.9, updateEvery: 10, fraction: 0.3, endEpoch: 2 }, 4, 20)[1].fraction).toBeCloseTo(0.15, 12);
   });
 
   it('lottery ticket: kept weights rewind exactly to the initialisation, momentum cleared', async () => {

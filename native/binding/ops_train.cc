@@ -171,6 +171,22 @@ Task prepare_train(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < events.Length(); ++i)
       cfg->events.push_back(event_arg(events.Get(i), "options.events[" + std::to_string(i) + "]", layers->size()));
   }
+  Napi::Value rg = o.Get("regrow");
+  if (!is_absent(rg)) {
+    if (!rg.IsArray()) type_error("an Array of { step, fraction, random }", "options.regrow", rg);
+    Napi::Array arr = rg.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      const std::string name = "options.regrow[" + std::to_string(i) + "]";
+      Napi::Object e = object_arg(arr.Get(i), name);
+      tr::RegrowEvent ev;
+      ev.step = static_cast<int64_t>(number_field(e, "step", name, 0));
+      ev.fraction = number_field(e, "fraction", name, 0);
+      ev.random = bool_field(e, "random", name);
+      if (!(ev.fraction >= 0 && ev.fraction <= 1)) range_error("a fraction in [0, 1]", (name + ".fraction").c_str(), std::to_string(ev.fraction));
+      if (!cfg->regrow.empty() && ev.step <= cfg->regrow.back().step) range_error("steps in increasing order", (name + ".step").c_str(), std::to_string(ev.step));
+      cfg->regrow.push_back(ev);
+    }
+  }
   if (cfg->criterion != tr::Criterion::kNone)
     for (size_t l = 0; l < layers->size(); ++l)
       if (!(*layers)[l].score) range_error("a score buffer on every layer for this criterion", ("layers[" + std::to_string(l) + "].score").c_str(), "none");

@@ -58,7 +58,7 @@ program
   .option('--momentum <m>', 'SGD momentum', trainDefaults.momentum)
   .option('--weight-decay <wd>', 'L2 weight decay', trainDefaults.weightDecay)
   .option('--sparsity <s>', 'target sparsity (0 = dense training)', trainDefaults.sparsity)
-  .addOption(new Option('--schedule <s>', 'pruning schedule').choices(['gradual', 'one-shot', 'iterative', 'lottery', 'adaptive', 'none']).default(trainDefaults.schedule))
+  .addOption(new Option('--schedule <s>', 'pruning schedule').choices(['gradual', 'one-shot', 'iterative', 'lottery', 'adaptive', 'rigl', 'set', 'none']).default(trainDefaults.schedule))
   .addOption(new Option('--criterion <c>', 'what ranks the weights').choices(['magnitude', 'gradient', 'taylor', 'fisher', 'movement']).default(trainDefaults.criterion))
   .addOption(new Option('--scope <scope>', 'one threshold over all layers, or per layer').choices(['global', 'layer']).default(trainDefaults.scope))
   .option('--seed <n>', 'seed (initialisation, shuffling)', trainDefaults.seed)

@@ -17,7 +17,7 @@ export interface TrainCliOptions {
   momentum: string;
   weightDecay: string;
   sparsity: string;
-  schedule: 'gradual' | 'one-shot' | 'iterative' | 'lottery' | 'adaptive' | 'none';
+  schedule: 'gradual' | 'one-shot' | 'iterative' | 'lottery' | 'adaptive' | 'rigl' | 'set' | 'none';
   criterion: Criterion;
   scope: 'global' | 'layer';
   seed: string;
@@ -54,8 +54,11 @@ function schedule(o: TrainCliOptions, sparsity: number, epochs: number): Pruning
     }
     case 'adaptive':
       return { kind: 'adaptive', finalSparsity: sparsity, step: 0.2, tolerance: 0.01 };
+    case 'rigl':
+    case 'set':
+      return { kind: o.schedule, sparsity };
     default:
-      throw new RangeError(`Expected gradual, one-shot, iterative, lottery, adaptive or none for --schedule but received '${o.schedule}'`);
+      throw new RangeError(`Expected gradual, one-shot, iterative, lottery, adaptive, rigl, set or none for --schedule but received '${o.schedule}'`);
   }
 }
 

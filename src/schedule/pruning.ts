@@ -26,7 +26,38 @@ export type PruningSchedule =
    * dense model's, undo that step, halve the step and fine-tune; else keep it and grow the step by
    * half. Stops at `finalSparsity`, or when accuracy would fall below `floor`. Needs `validation`.
    */
-  | { kind: 'adaptive'; finalSparsity: number; step?: number; tolerance?: number; floor?: number };
+  | { kind: 'adaptive'; finalSparsity: number; step?: number; tolerance?: number; floor?: number }
+  /**
+   * Dynamic sparse training at constant sparsity: prune to `sparsity` by magnitude before the first
+   * step, then every `updateEvery` steps (default 100) until the start of `endEpoch` (default: three
+   * quarters of the run) drop the fraction f_t = fraction/2 · (1 + cos(π·t/T_end)) (default
+   * fraction 0.3) of each layer's kept weights with the smallest |w| and regrow as many: RigL by the
+   * largest dense gradient, SET at random. Regrown weights start at zero.
+   */
+  | { kind: 'rigl' | 'set'; sparsity: number; updateEvery?: number; fraction?: number; endEpoch?: number };
+
+/** A drop-and-grow step of dynamic sparse training (RigL, SET). */
+export interface RegrowEvent {
+  /** Global step after which it happens. */
+  step: number;
+  /** Fraction of each layer's kept weights replaced. */
+  fraction: number;
+  random: boolean;
+}
+
+/** The drop-and-grow steps of a RigL / SET schedule. */
+export function planRegrowth(schedule: PruningSchedule, epochs: number, stepsPerEpoch: number): RegrowEvent[] {
+  if (schedule.kind !== 'rigl' && schedule.kind !== 'set') return [];
+  const every = count(schedule.updateEvery ?? 100, 'pruning.schedule.updateEvery', 1);
+  const alpha = schedule.fraction ?? 0.3;
+  if (typeof alpha !== 'number' || !(alpha > 0 && alpha <= 1)) throw rangeError('pruning.schedule.fraction', 'a fraction in (0, 1]', alpha);
+  const endEpoch = schedule.endEpoch ?? Math.max(1, Math.floor(epochs * 0.75));
+  count(endEpoch, 'pruning.schedule.endEpoch', 1);
+  const tEnd = Math.min(epochs, endEpoch) * stepsPerEpoch;
+  const out: RegrowEvent[] = [];
+  for (let t = every; t < tEnd; t += every) out.push({ step: t - 1, fraction: (alpha / 2) * (1 + Math.cos((Math.PI * t) / tEnd)), random: schedule.kind === 'set' });
+  return out;
+}
 
 export interface PlannedEvent {
   /** Global optimizer step (0-based) before which pruning happens. */
@@ -104,8 +135,13 @@ export function planPruning(schedule: PruningSchedule, epochs: number, stepsPerE
       if (typeof tol !== 'number' || !(tol >= 0 && tol < 1)) throw rangeError('pruning.schedule.tolerance', 'an accuracy drop in [0, 1)', tol);
       break; // decided epoch by epoch from validation accuracy (Trainer.fit)
     }
+    case 'rigl':
+    case 'set':
+      events.push({ step: 0, sparsity: fraction(schedule.sparsity, 'pruning.schedule.sparsity') });
+      planRegrowth(schedule, Math.max(epochs, 1), Math.max(stepsPerEpoch, 1)); // validates
+      break;
     default:
-      throw rangeError('pruning.schedule.kind', "'oneShot', 'gradual', 'iterative', 'lotteryTicket' or 'adaptive'", (schedule as { kind: unknown }).kind);
+      throw rangeError('pruning.schedule.kind', "'oneShot', 'gradual', 'iterative', 'lotteryTicket', 'adaptive', 'rigl' or 'set'", (schedule as { kind: unknown }).kind);
   }
   return events.filter((e) => e.step <= total);
 }

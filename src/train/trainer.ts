@@ -7,7 +7,7 @@ import { optionsObject, rangeError, typeError } from '../errors.js';
 import { native, withCallerStack, type NativeEpochResult, type NativePruneEvent } from '../native.js';
 import { layerBudgets } from '../prune/thresholds.js';
 import { checkLr, learningRate, type LrOptions } from '../schedule/lr.js';
-import { planPruning, type PlannedEvent, type PruningSchedule } from '../schedule/pruning.js';
+import { planPruning, planRegrowth, type PlannedEvent, type PruningSchedule } from '../schedule/pruning.js';
 import { Sequential } from './model.js';
 
 /** A dataset: `n` samples `x` `[n, features]` (sample-major) with integer labels `y`. */
@@ -185,6 +185,7 @@ export class Trainer {
       const opt = this.options.optimizer;
       const pruning = this.options.pruning;
       const planned = pruning ? planPruning(pruning.schedule, epochs, stepsPerEpoch) : [];
+      const regrowth = pruning ? planRegrowth(pruning.schedule, epochs, stepsPerEpoch) : [];
       const criterion = pruning?.criterion ?? 'magnitude';
       if (criterion !== 'magnitude') for (const l of model.linears()) l.score ??= new Float32Array(l.weight.length);
       const seed = this.options.seed ?? 0;
@@ -239,6 +240,7 @@ export class Trainer {
               criterion,
               sparseBelow: model.sparseBelow,
               events,
+              regrow: regrowth.filter((e) => e.step >= first && e.step < first + stepsPerEpoch).map((e) => ({ ...e, step: e.step - first })),
               teacher,
               alpha: this.options.distillation?.alpha,
               temperature: this.options.distillation?.temperature,

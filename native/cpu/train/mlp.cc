@@ -303,7 +303,7 @@ void forward_train(const std::vector<Layer>& layers, const std::vector<SparseSta
 // Backward from g = dLoss/dlogits (in ws.g0): weight gradients into ws.dw (dense layers) or the
 // sparse state's grad, bias gradients into ws.db.
 void backward(const std::vector<Layer>& layers, const std::vector<SparseState*>& sparse, int64_t n, bool dropout,
-              Workspace& ws) {
+              Workspace& ws, bool dense_grad = false) {
   const SparseKernels& sk = sparse_kernels(active_isa());
   float* g = ws.g0.data();
   float* other = ws.g1.data();
@@ -334,6 +334,10 @@ void backward(const std::vector<Layer>& layers, const std::vector<SparseState*>&
     SparseState* s = sparse[li];
     if (s) {
       csr_sddmm(sk, s->view(l), g, a, n, s->grad.data());
+      if (dense_grad) {  // the gradient at every entry, pruned ones included (RigL's regrowth)
+        ws.dw[li].resize(static_cast<size_t>(l.out * l.in));
+        gemm(g, a, ws.dw[li].data(), l.out, n, l.in, false, true);
+      }
       if (li > 0) {
         for (size_t p = 0; p < s->tperm.size(); ++p) s->tval[p] = s->val[static_cast<size_t>(s->tperm[p])];
         csr_spmm(sk, s->tview(l), g, n, other);
@@ -348,6 +352,38 @@ void backward(const std::vector<Layer>& layers, const std::vector<SparseState*>&
 }
 
 uint64_t mix(uint64_t a, uint64_t b) { return Rng(a * 0x9E3779B97F4A7C15ull ^ b).next(); }
+
+// Dynamic sparse training: drop the `fraction` of each layer's kept weights with the smallest |w|
+// and grow as many of the inactive ones, by largest |dense gradient| (RigL) or at random (SET);
+// grown weights start at 0 with zero momentum. The kept count stays the same.
+void drop_and_grow(std::vector<Layer>& layers, const std::vector<std::vector<float>>& dense_grads, double fraction,
+                   bool random, Rng& rng) {
+  for (size_t li = 0; li < layers.size(); ++li) {
+    Layer& l = layers[li];
+    if (l.frozen) continue;
+    const int64_t size = l.in * l.out, kept = kept_count(l);
+    const int64_t k = std::min<int64_t>(static_cast<int64_t>(fraction * static_cast<double>(kept)), size - kept);
+    if (k <= 0 || kept == size) continue;
+    std::vector<ScoreBuffer> drop{ScoreBuffer{l.w, size, l.mask, l.mask}};
+    select_smallest(drop, k, NanPolicy::kPrune, true);
+    std::vector<uint8_t> inactive(static_cast<size_t>(size)), chosen(static_cast<size_t>(size));
+    std::vector<float> score(static_cast<size_t>(size));
+    for (int64_t i = 0; i < size; ++i) {
+      inactive[static_cast<size_t>(i)] = l.mask[i] == 0;
+      // Smallest first: the negated |gradient| (largest gradients grow), or a random key.
+      score[static_cast<size_t>(i)] = random ? rng.uniform() : -std::fabs(dense_grads[li][static_cast<size_t>(i)]);
+    }
+    std::vector<ScoreBuffer> grow{ScoreBuffer{score.data(), size, inactive.data(), chosen.data()}};
+    select_smallest(grow, k, NanPolicy::kPrune, false);
+    for (int64_t i = 0; i < size; ++i)
+      if (inactive[static_cast<size_t>(i)] && !chosen[static_cast<size_t>(i)]) {
+        l.mask[i] = 1;
+        l.w[i] = 0.0f;
+        if (l.vw) l.vw[i] = 0.0f;
+      }
+    apply_mask(l);
+  }
+}
 
 }  // namespace
 
@@ -412,7 +448,8 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
   if (cfg.shuffle)
     for (int64_t i = cfg.samples - 1; i > 0; --i)
       std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(shuffle.next() % static_cast<uint64_t>(i + 1))]);
-  Rng dropout_rng(mix(cfg.seed, 2));
+  Rng dropout_rng(mix(cfg.seed, 2)), regrow_rng(mix(cfg.seed, 3));
+  size_t next_regrow = 0;
   std::vector<int32_t> labels(static_cast<size_t>(batch));
   std::vector<float> teacher_in;
 
@@ -443,6 +480,7 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
       const int64_t* idx = order.data() + first;
       gather_batch(cfg.x, features, idx, n, ws.act[0].data());
       for (int64_t j = 0; j < n; ++j) labels[static_cast<size_t>(j)] = cfg.y[idx[j]];
+      const bool regrow = next_regrow < cfg.regrow.size() && cfg.regrow[next_regrow].step == step;
       forward_train(layers, sparse, n, &dropout_rng, ws);
       const float* teacher = nullptr;
       if (cfg.teacher) {
@@ -456,7 +494,7 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
         throw_range_error("Training diverged: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
                           " at step " + std::to_string(step) + " of the epoch (the model is as after step " +
                           std::to_string(step - 1) + "); lower the learning rate");
-      backward(layers, sparse, n, true, ws);
+      backward(layers, sparse, n, true, ws, regrow && !cfg.regrow[next_regrow].random);
       const float lr = cfg.lr[step];
       for (size_t l = 0; l < layers.size(); ++l) {
         Layer& ly = layers[l];
@@ -470,6 +508,13 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
         else masked_sgd(ly.w, ws.dw[l].data(), ly.vw, ly.mask, ly.in * ly.out, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov);
         if (ly.b) masked_sgd(ly.b, ws.db[l].data(), ly.vb, nullptr, ly.out, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov);
       }
+      if (regrow) {
+        sync_dense();
+        drop_and_grow(layers, ws.dw, cfg.regrow[next_regrow].fraction, cfg.regrow[next_regrow].random, regrow_rng);
+        ++next_regrow;
+        plan_execution();
+      }
+      while (next_regrow < cfg.regrow.size() && cfg.regrow[next_regrow].step <= step) ++next_regrow;
       loss_sum += loss;
       result.steps = step + 1;
       result.seen += n;

@@ -54,6 +54,14 @@ struct PruneEvent {
   std::vector<double> target;
 };
 
+// After step `step` (0-based within the epoch): dynamic sparse training's drop-and-grow with the
+// given fraction of each layer's kept weights: RigL (grow by |dense gradient|) or SET (random).
+struct RegrowEvent {
+  int64_t step = 0;
+  double fraction = 0;
+  bool random = false;
+};
+
 struct Progress {
   int64_t step = 0, steps = 0;
   double loss = 0;            // running mean over the epoch so far
@@ -71,6 +79,7 @@ struct EpochConfig {
   bool shuffle = true;
   Criterion criterion = Criterion::kNone;
   std::vector<PruneEvent> events;
+  std::vector<RegrowEvent> regrow;  // sorted by step
   double sparse_below = 0.3;  // a layer whose kept fraction is at most this runs sparse (CSR)
   // Distillation: loss = alpha·CE + (1 - alpha)·T²·KL(softmax(t/T) ‖ softmax(s/T)).
   const std::vector<TeacherLayer>* teacher = nullptr;
