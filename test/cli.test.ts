@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { loadSafetensors, prune, saveSafetensors, Tensor } from '../src/index.js';
+import { loadSafetensors, prune, saveSafetensors, Sequential, Tensor } from '../src/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist', 'cli', 'main.js');
@@ -62,6 +62,23 @@ describe('shears CLI', () => {
     saveSafetensors(wrong, new Map([['weight', { tensor: new Tensor(g, [6, 4]) }]]));
     const r = spawnSync(process.execPath, [cli, 'prune', fixture, '-o', out, '--amount', '0.5', '--method', 'taylor', '--grads', wrong], { cwd: root });
     expect(r.stderr.toString()).toMatch(/shape \[6,4\]/);
+  });
+
+  it('train on the embedded MNIST prints JSON with every field and writes a loadable model', () => {
+    const out = path.join(dir, 'trained.safetensors');
+    const json = JSON.parse(run('train', '--data', 'mnist', '--epochs', '2', '--sparsity', '0.5', '--schedule', 'one-shot', '--arch', '784-64-10', '--out', out, '--json'));
+    expect(json.accuracy).toBeGreaterThan(0.8);
+    expect(json.sparsity).toBeCloseTo(0.5, 2);
+    expect(json.epochSeconds).toHaveLength(2);
+    expect(json.layers.map((l: { name: string }) => l.name)).toEqual(['0.weight', '2.weight']);
+    expect(json.inference.speedup).toBeGreaterThan(0);
+    const model = Sequential.load(out);
+    expect(model.summary()[0].sparsity).toBeCloseTo(json.layers[0].sparsity, 10);
+    const r = spawnSync(process.execPath, [cli, 'train', '--arch', '100-10', '--epochs', '1'], { cwd: root });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.toString()).toMatch(/--arch starts with 100 inputs.*784 features/);
+    const bad = spawnSync(process.execPath, [cli, 'train', '--lr', '-1'], { cwd: root });
+    expect(bad.stderr.toString()).toMatch(/--lr/);
   });
 
   it('bad arguments exit non-zero with a clear message', () => {

@@ -3,13 +3,14 @@
  * dense execution agreeing, schedules, determinism, a short MNIST run, abort, divergence, bad
  * configurations, and model files.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { datasets, gradualSparsity, Linear, planPruning, planRegrowth, ReLU, saveSafetensors, Sequential, Tensor, Trainer, type Dataset, type PruningSchedule } from '../src/index.js';
+import { datasets, gradualSparsity, learningRate, Linear, planPruning, planRegrowth, ReLU, saveSafetensors, Sequential, Tensor, Trainer, type Dataset, type PruningSchedule } from '../src/index.js';
 import { native } from '../src/native.js';
 import { caseRng, expectThrows, seed } from './helpers.js';
 
@@ -214,6 +215,66 @@ describe('trainer', () => {
     }
     expect(planRegrowth({ kind: 'rigl', sparsity: 0.9, updateEvery: 10, fraction: 0.3, endEpoch: 2 }, 4, 20).map((e) => e.step)).toEqual([9, 19, 29]);
     expect(planRegrowth({ kind: 'rigl', sparsity: 0.9, updateEvery: 10, fraction: 0.3, endEpoch: 2 }, 4, 20)[1].fraction).toBeCloseTo(0.15, 12);
+  });
+
+  it('learning-rate schedules: step, cosine and linear warm-up give the hand-computed rates', () => {
+    const spe = 10, epochs = 6;
+    expect(learningRate(0.1, 0, spe, epochs)).toBe(0.1);
+    expect(learningRate(0.1, 25, spe, epochs, { schedule: { kind: 'step', stepSize: 2, gamma: 0.5 } })).toBeCloseTo(0.05, 12);
+    expect(learningRate(0.1, 45, spe, epochs, { schedule: { kind: 'step', stepSize: 2, gamma: 0.5 } })).toBeCloseTo(0.025, 12);
+    expect(learningRate(0.1, 30, spe, epochs, { schedule: { kind: 'cosine' } })).toBeCloseTo(0.05, 12); // half-way
+    expect(learningRate(0.1, 60, spe, epochs, { schedule: { kind: 'cosine', minLr: 0.01 } })).toBeCloseTo(0.01, 12);
+    expect(learningRate(0.1, 4, spe, epochs, { warmupEpochs: 1 })).toBeCloseTo(0.05, 12); // after 5 of 10 steps
+    expect(learningRate(0.1, 9, spe, epochs, { warmupEpochs: 1 })).toBeCloseTo(0.1, 12);
+    expectThrows(() => learningRate(0.1, 0, spe, epochs, { schedule: { kind: 'step', stepSize: 0 } }), RangeError, 'stepSize');
+  });
+
+  it('distillation: alpha = 1 is plain training bit for bit; alpha = 0 pulls the student to the teacher', async () => {
+    const r = caseRng();
+    const data = randomData(256, 10, 4, r);
+    const teacher = mlp([10, 16, 4], 7);
+    await new Trainer(teacher, { optimizer: { lr: 0.1, momentum: 0.9 } }).fit(data, { epochs: 5, batchSize: 32 });
+    const student = (distillation?: { alpha: number; temperature?: number }) => {
+      const m = mlp([10, 16, 4], 3);
+      return { m, t: new Trainer(m, { optimizer: { lr: 0.1, momentum: 0.9 }, distillation: distillation && { teacher, ...distillation } }) };
+    };
+    const plain = student(), alphaOne = student({ alpha: 1 });
+    await plain.t.fit(data, { epochs: 2, batchSize: 32 });
+    await alphaOne.t.fit(data, { epochs: 2, batchSize: 32 });
+    expect(Array.from(alphaOne.m.linears()[0].weight)).toEqual(Array.from(plain.m.linears()[0].weight));
+    const kd = student({ alpha: 0, temperature: 2 });
+    const agree = (m: Sequential) => {
+      const a = m.predict(data.x, data.n), b = teacher.predict(data.x, data.n);
+      let same = 0;
+      for (let j = 0; j < data.n; j++) {
+        const arg = (v: Float32Array) => [0, 1, 2, 3].reduce((best, c) => (v[j * 4 + c] > v[j * 4 + best] ? c : best), 0);
+        same += arg(a) === arg(b) ? 1 : 0;
+      }
+      return same / data.n;
+    };
+    const before = agree(kd.m);
+    await kd.t.fit(data, { epochs: 20, batchSize: 32 });
+    // The labels are random, so only the teacher's outputs can teach this agreement.
+    expect(agree(kd.m), `seed ${seed}`).toBeGreaterThan(Math.max(0.6, before + 0.2));
+    expect(agree(kd.m), `seed ${seed}`).toBeGreaterThan(agree(plain.m));
+    expectThrows(() => new Trainer(mlp([10, 6, 3]), { optimizer: { lr: 0.1 }, distillation: { teacher } }), RangeError, 'distillation.teacher');
+  });
+
+  it('datasets: IDX files (plain and gzipped) load scaled to [0, 1]; a missing Fashion-MNIST names the package', () => {
+    const images = new Uint8Array([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2, 0, 255, 51, 102, 1, 2, 3, 4]);
+    const labels = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 3]);
+    writeFileSync(path.join(dir, 'img.idx'), images);
+    writeFileSync(path.join(dir, 'lab.idx.gz'), gzipSync(labels));
+    const d = datasets.loadIdx(path.join(dir, 'img.idx'), path.join(dir, 'lab.idx.gz'));
+    expect(d.n).toBe(2);
+    expect(d.features).toBe(4);
+    expect(Array.from(d.x)).toEqual([0, 255, 51, 102, 1, 2, 3, 4].map((v) => Math.fround(v / 255)));
+    expect(Array.from(d.y)).toEqual([7, 3]);
+    writeFileSync(path.join(dir, 'short.idx'), images.subarray(0, 20));
+    expectThrows(() => datasets.loadIdx(path.join(dir, 'short.idx'), path.join(dir, 'lab.idx.gz')), RangeError, 'short.idx', 'need 8 bytes');
+    expect(() => datasets.fashionMnist(path.join(dir, 'nowhere'))).toThrow(/Fashion-MNIST not found/);
+    const m = datasets.mnist();
+    expect([m.train.n, m.test.n]).toEqual([8000, 2000]);
   });
 
   it('lottery ticket: kept weights rewind exactly to the initialisation, momentum cleared', async () => {
