@@ -66,6 +66,9 @@ export interface NativeLayer {
   relu: boolean;
   dropout: number;
   frozen?: boolean;
+  /** Activation sums over training samples (|a| and zeros per output), accumulated in place. */
+  actAbs?: Float64Array;
+  actZero?: Float64Array;
   /** Inference only: this layer's CSR, built once (Sequential caches it). */
   csr?: { rowPtr: I32; colIdx: I32; values: F32 };
 }

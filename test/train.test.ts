@@ -217,6 +217,30 @@ describe('trainer', () => {
     expect(planRegrowth({ kind: 'rigl', sparsity: 0.9, updateEvery: 10, fraction: 0.3, endEpoch: 2 }, 4, 20)[1].fraction).toBeCloseTo(0.15, 12);
   });
 
+  it('activation statistics: mean |a| and APoZ per neuron match a float64 recount', async () => {
+    const r = caseRng();
+    const data = randomData(50, 6, 3, r);
+    const model = mlp([6, 5, 3], seed);
+    // lr 0: the weights stay put, so the statistics can be recomputed from the final model.
+    const trainer = new Trainer(model, { optimizer: { lr: 1e-30 } });
+    await trainer.fit(data, { epochs: 2, batchSize: 7, activationStats: true });
+    const [l0] = model.linears();
+    const sum = new Float64Array(5), zeros = new Float64Array(5);
+    for (let j = 0; j < data.n; j++)
+      for (let o = 0; o < 5; o++) {
+        let z = l0.bias![o];
+        for (let c = 0; c < 6; c++) z += l0.weight[o * 6 + c] * data.x[j * 6 + c];
+        const a = Math.max(z, 0);
+        sum[o] += a;
+        zeros[o] += a === 0 ? 1 : 0;
+      }
+    expect(l0.activations!.samples).toBe(100);
+    for (let o = 0; o < 5; o++) {
+      expect(l0.activations!.meanAbs[o]).toBeCloseTo(sum[o] / 50, 4);
+      expect(l0.activations!.apoz[o]).toBeCloseTo(zeros[o] / 50, 6);
+    }
+  });
+
   it('learning-rate schedules: step, cosine and linear warm-up give the hand-computed rates', () => {
     const spe = 10, epochs = 6;
     expect(learningRate(0.1, 0, spe, epochs)).toBe(0.1);

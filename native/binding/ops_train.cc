@@ -76,6 +76,17 @@ std::shared_ptr<std::vector<tr::Layer>> layers_arg(const Napi::Value& v, Task& t
     l.vw = buf("vw", size, need_optimizer);
     l.vb = l.b ? buf("vb", l.out, need_optimizer) : nullptr;
     l.score = buf("score", size, false);
+    for (const char* key : {"actAbs", "actZero"}) {
+      Napi::Value b = o.Get(key);
+      if (is_absent(b)) continue;
+      const std::string bn = name + "." + key;
+      Array<double> a = f64(b, bn.c_str());
+      expect_length(a, l.out, bn.c_str(), "out");
+      t.pin(a.handle);
+      (key[3] == 'A' ? l.act_abs : l.act_zero) = a.data;
+    }
+    if ((l.act_abs == nullptr) != (l.act_zero == nullptr))
+      range_error("both actAbs and actZero, or neither", (name + ".actAbs").c_str(), "one of them");
     l.relu = bool_field(o, "relu", name);
     const double p = number_field(o, "dropout", name, 0);
     if (!(p >= 0 && p < 1)) range_error("a dropout probability in [0, 1)", (name + ".dropout").c_str(), std::to_string(p));

@@ -24,6 +24,12 @@ export class Linear {
   /** Accumulated pruning statistic (|w·g|, g², …), created when a criterion needs one. */
   score?: Float32Array;
   /**
+   * Output-neuron statistics from the last `fit` with `activationStats: true` (after ReLU, before
+   * dropout, over every training sample seen): mean |a| and APoZ, the fraction of zero outputs.
+   * Feed them to prune.adaptiveScores or rank neurons for structured pruning.
+   */
+  activations?: { meanAbs: Float32Array; apoz: Float32Array; samples: number };
+  /**
    * Inference plan cached on first use (see Sequential.invalidate): the kept fraction and, for a
    * layer that runs sparse, the CSR of its kept weights.
    */

@@ -65,6 +65,8 @@ export interface FitOptions {
   validation?: Dataset;
   signal?: AbortSignal;
   onEpoch?: (log: EpochLog) => void;
+  /** Collect each layer's output statistics (mean |a|, APoZ) into `Linear.activations`. */
+  activationStats?: boolean;
   /** Inside an epoch, at most every ~100 ms: steps done, running loss, samples/s. */
   onProgress?: (p: { epoch: number; step: number; steps: number; loss: number; samplesPerSecond: number }) => void;
 }
@@ -202,6 +204,8 @@ export class Trainer {
       const adaptive = pruning?.schedule.kind === 'adaptive' ? { ...pruning.schedule, current: 0, step: pruning.schedule.step ?? 0.2, reference: -1, stopped: false } : undefined;
       if (adaptive && !o.validation) throw rangeError('validation', 'a validation set for the adaptive schedule', 'none');
       let snapshot: Float32Array[] | undefined;
+      const stats = o.activationStats ? model.linears().map((l) => ({ abs: new Float64Array(l.outFeatures), zero: new Float64Array(l.outFeatures) })) : undefined;
+      let statSamples = 0;
       const logs: EpochLog[] = [];
       let aborted = false;
       try {
@@ -223,7 +227,12 @@ export class Trainer {
           const lr = new Float32Array(stepsPerEpoch);
           for (let s = 0; s < stepsPerEpoch; s++) lr[s] = learningRate(opt.lr, first + s, stepsPerEpoch, epochs, this.options.lrSchedule);
           // Only-pruned fine-tuning freezes the layers no schedule touches.
-          const layers = model.nativeLayers(true).map((l, i) => ({ ...l, frozen: pruning?.onlyPruned ? !pruneTargets.has(i) : false }));
+          const layers = model.nativeLayers(true).map((l, i) => ({
+            ...l,
+            frozen: pruning?.onlyPruned ? !pruneTargets.has(i) : false,
+            actAbs: stats?.[i].abs,
+            actZero: stats?.[i].zero,
+          }));
           const started = performance.now();
           const progress = o.onProgress ? (p: { step: number; steps: number; loss: number; samplesPerSecond: number }) => o.onProgress!({ epoch, ...p }) : undefined;
           const r: NativeEpochResult = await native.trainEpochAsync(
@@ -251,6 +260,13 @@ export class Trainer {
           const seconds = (performance.now() - started) / 1000;
           model.invalidate();
           this.step = first + r.steps;
+          if (stats) {
+            statSamples += r.seen;
+            model.linears().forEach((l, i) => {
+              const n = Math.max(statSamples, 1);
+              l.activations = { meanAbs: Float32Array.from(stats[i].abs, (v) => v / n), apoz: Float32Array.from(stats[i].zero, (v) => v / n), samples: statSamples };
+            });
+          }
           for (const e of inEpoch.filter((e) => !e.rewind && e.step - first < r.steps + (r.steps === stepsPerEpoch ? 1 : 0)))
             pruned.push({ step: e.step, target: e.sparsity, sparsity: layerSparsity(model) });
           aborted = r.aborted;

@@ -288,6 +288,17 @@ void forward_train(const std::vector<Layer>& layers, const std::vector<SparseSta
     if (cached && (*cached)[l].ptr) v = &(*cached)[l];
     else if (sparse[l]) v = &(view = sparse[l]->view(layers[l]));
     affine(layers[l], v, ws.act[l].data(), n, z);
+    if (rng && layers[l].act_abs) {
+      for (int64_t r = 0; r < layers[l].out; ++r) {
+        double sum = 0, zeros = 0;
+        for (int64_t j = 0; j < n; ++j) {
+          sum += std::fabs(z[r * n + j]);
+          zeros += z[r * n + j] == 0.0f;
+        }
+        layers[l].act_abs[r] += sum;
+        layers[l].act_zero[r] += zeros;
+      }
+    }
     const float p = layers[l].dropout;
     if (rng && p > 0 && l + 1 < layers.size()) {
       const float scale = 1.0f / (1.0f - p);

@@ -30,6 +30,10 @@ struct Layer {
   bool relu = false;        // ReLU after the affine map
   float dropout = 0.0f;     // dropout probability after the activation (training only)
   bool frozen = false;      // not updated (fine-tuning only the pruned layers)
+  // Optional activation statistics of the layer's outputs (after ReLU, before dropout), summed
+  // over the training samples: |a| and the count of exact zeros (APoZ), one per output neuron.
+  double* act_abs = nullptr;
+  double* act_zero = nullptr;
 };
 
 // A teacher for distillation: weights only, no masks needed (entries are used as they are).
