@@ -93,6 +93,9 @@ export interface NativeEpochOptions {
   alpha?: number;
   temperature?: number;
   abort?: I32;
+  snapshot?: { step: number; weights: F32[] };
+  validationX?: F32;
+  validationY?: I32;
 }
 export interface NativeEpochResult {
   loss: number;
@@ -101,6 +104,7 @@ export interface NativeEpochResult {
   seen: number;
   aborted: boolean;
   sparse: boolean[];
+  events: { step: number; sparsity: number[]; accuracy?: number }[];
 }
 export interface NativeProgress {
   step: number;

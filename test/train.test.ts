@@ -192,7 +192,19 @@ describe('trainer', () => {
     const fit = await trainer.fit(randomData(50, 10, 3, r), { epochs: 1, batchSize: 16 });
     const pruned = model.linears().reduce((s, l) => s + l.mask.filter((m) => m === 0).length, 0);
     expect(pruned).toBe(Math.round(0.7 * (80 + 24)));
-    expect(fit.epochs[0].pruned).toEqual([expect.objectContaining({ step: 0, target: 0.7 })]);
+    expect(fit.epochs[0].pruned).toEqual([{ step: 0, target: 0.7, sparsity: model.linears().map((l) => l.mask.filter((m) => m === 0).length / l.mask.length), accuracy: undefined }]);
+    // Gradual, with validation: each event logs the sparsity right after it and the accuracy then.
+    const g2 = new Trainer(mlp([10, 8, 3], seed), { optimizer: { lr: 0.01 }, pruning: { schedule: { kind: 'gradual', finalSparsity: 0.8, endEpoch: 1, frequency: 2 } } });
+    const val = randomData(30, 10, 3, r);
+    const fit2 = await g2.fit(randomData(64, 10, 3, r), { epochs: 2, batchSize: 8, validation: val });
+    const logged = fit2.epochs[0].pruned;
+    expect(logged.map((e) => e.step)).toEqual([0, 2, 4, 6]);
+    logged.forEach((e) => {
+      const total = e.sparsity[0] * 80 + e.sparsity[1] * 24;
+      expect(Math.abs(total - Math.round(e.target * 104))).toBeLessThan(1e-9);
+      expect(e.accuracy).toBeGreaterThanOrEqual(0);
+    });
+    expect(fit2.epochs[1].pruned.map((e) => e.target)).toEqual([0.8]);
   });
 
   it('RigL and SET keep every layer\'s kept count constant while the masks move', async () => {
@@ -299,6 +311,26 @@ describe('trainer', () => {
     expect(() => datasets.fashionMnist(path.join(dir, 'nowhere'))).toThrow(/Fashion-MNIST not found/);
     const m = datasets.mnist();
     expect([m.train.n, m.test.n]).toEqual([8000, 2000]);
+  });
+
+  it('lottery ticket with late rewinding: kept weights go back to their values before step k (inside an epoch)', async () => {
+    const r = caseRng();
+    const data = randomData(64, 12, 4, r);
+    // Without shuffling, the first 3 steps are the whole of a 1-epoch run on the first 48 samples.
+    const ref = mlp([12, 10, 4], seed);
+    const first48: Dataset = { ...data, n: 48, x: data.x.slice(0, 48 * 12), y: data.y.slice(0, 48) };
+    await new Trainer(ref, { optimizer: { lr: 0.05, momentum: 0.9 } }).fit(first48, { epochs: 1, batchSize: 16, shuffle: false });
+    const model = mlp([12, 10, 4], seed);
+    const controller = new AbortController();
+    const trainer = new Trainer(model, {
+      optimizer: { lr: 0.05, momentum: 0.9 },
+      pruning: { schedule: { kind: 'lotteryTicket', rate: 0.5, everyEpochs: 1, finalSparsity: 0.5, rewindStep: 3 }, scope: 'layer' },
+    });
+    await trainer.fit(data, { epochs: 3, batchSize: 16, shuffle: false, signal: controller.signal, onEpoch: (l) => l.epoch === 0 && controller.abort() });
+    model.linears().forEach((l, li) => {
+      expect(l.mask.filter((m) => m === 0).length).toBe(l.mask.length / 2);
+      l.weight.forEach((w, i) => expect(w).toBe(l.mask[i] ? ref.linears()[li].weight[i] : 0));
+    });
   });
 
   it('lottery ticket: kept weights rewind exactly to the initialisation, momentum cleared', async () => {

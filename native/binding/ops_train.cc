@@ -214,6 +214,32 @@ Task prepare_train(const Napi::CallbackInfo& info) {
     if (!(cfg->alpha >= 0 && cfg->alpha <= 1)) range_error("alpha in [0, 1]", "options.alpha", std::to_string(cfg->alpha));
     if (!(cfg->temperature > 0)) range_error("a temperature > 0", "options.temperature", std::to_string(cfg->temperature));
   }
+  Napi::Value snap = o.Get("snapshot");
+  if (!is_absent(snap)) {
+    Napi::Object so = object_arg(snap, "options.snapshot");
+    cfg->snapshot_step = static_cast<int64_t>(number_field(so, "step", "options.snapshot", -1));
+    Napi::Value bufs = so.Get("weights");
+    if (!bufs.IsArray() || bufs.As<Napi::Array>().Length() != layers->size())
+      type_error("an Array with one Float32Array per layer", "options.snapshot.weights", bufs);
+    for (uint32_t i = 0; i < layers->size(); ++i) {
+      const std::string bn = "options.snapshot.weights[" + std::to_string(i) + "]";
+      Array<float> a = f32(bufs.As<Napi::Array>().Get(i), bn.c_str());
+      expect_length(a, (*layers)[i].in * (*layers)[i].out, bn.c_str(), "the layer's size");
+      t.pin(a.handle);
+      cfg->snapshot.push_back(a.data);
+    }
+  }
+  Napi::Value vx = o.Get("validationX");
+  if (!is_absent(vx)) {
+    const Array<float> x2 = f32(vx, "options.validationX");
+    const Array<int32_t> y2 = i32(o.Get("validationY"), "options.validationY");
+    check_data(x2, &y2, y2.length, features, classes);
+    t.pin(x2.handle);
+    t.pin(y2.handle);
+    cfg->val_x = x2.data;
+    cfg->val_y = y2.data;
+    cfg->val_n = y2.length;
+  }
   Napi::Value abort = o.Get("abort");
   if (!is_absent(abort)) {
     const Array<int32_t> flag = i32(abort, "options.abort");
@@ -251,6 +277,18 @@ Task prepare_train(const Napi::CallbackInfo& info) {
     Napi::Array s = Napi::Array::New(env, result->sparse_layers.size());
     for (size_t i = 0; i < result->sparse_layers.size(); ++i) s.Set(static_cast<uint32_t>(i), result->sparse_layers[i] != 0);
     o.Set("sparse", s);
+    Napi::Array ev = Napi::Array::New(env, result->events.size());
+    for (size_t i = 0; i < result->events.size(); ++i) {
+      const tr::EventLog& e = result->events[i];
+      Napi::Object eo = Napi::Object::New(env);
+      eo.Set("step", static_cast<double>(e.step));
+      Napi::Array sp = Napi::Array::New(env, e.sparsity.size());
+      for (size_t l = 0; l < e.sparsity.size(); ++l) sp.Set(static_cast<uint32_t>(l), e.sparsity[l]);
+      eo.Set("sparsity", sp);
+      if (e.accuracy >= 0) eo.Set("accuracy", e.accuracy);
+      ev.Set(static_cast<uint32_t>(i), eo);
+    }
+    o.Set("events", ev);
     return o;
   };
   return t;

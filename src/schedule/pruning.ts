@@ -16,10 +16,10 @@ export type PruningSchedule =
   | { kind: 'iterative'; rate: number; everyEpochs: number; finalSparsity: number }
   /**
    * Iterative magnitude pruning with rewinding (the lottery ticket): like iterative, and after each
-   * pruning step the kept weights go back to their values at the start of epoch `rewindEpoch`
-   * (default 0: the initialisation; 1 or more: "late rewinding") and the momentum is cleared.
+   * pruning step the kept weights go back to their values before optimizer step `rewindStep`
+   * (default 0: the initialisation; k > 0: "late rewinding" to step k) and the momentum is cleared.
    */
-  | { kind: 'lotteryTicket'; rate: number; everyEpochs: number; finalSparsity: number; rewindEpoch?: number }
+  | { kind: 'lotteryTicket'; rate: number; everyEpochs: number; finalSparsity: number; rewindStep?: number }
   /**
    * Accuracy-guarded: before each epoch after the first, prune `step` more (default 0.2) and
    * evaluate on the validation set. If accuracy fell more than `tolerance` (default 0.01) below the

@@ -65,6 +65,8 @@ export interface FitOptions {
   validation?: Dataset;
   signal?: AbortSignal;
   onEpoch?: (log: EpochLog) => void;
+  /** Shuffle the samples every epoch (default true; seeded by the trainer's seed and the epoch). */
+  shuffle?: boolean;
   /** Collect each layer's output statistics (mean |a|, APoZ) into `Linear.activations`. */
   activationStats?: boolean;
   /** Inside an epoch, at most every ~100 ms: steps done, running loss, samples/s. */
@@ -200,7 +202,8 @@ export class Trainer {
       o.signal?.addEventListener('abort', onAbort, { once: true });
       if (o.signal?.aborted) abort[0] = 1;
       const teacher = this.options.distillation?.teacher.nativeLayers();
-      const rewind = pruning?.schedule.kind === 'lotteryTicket' ? (pruning.schedule.rewindEpoch ?? 0) : undefined;
+      const rewind = pruning?.schedule.kind === 'lotteryTicket' ? (pruning.schedule.rewindStep ?? 0) : undefined;
+      if (rewind !== undefined && (!Number.isInteger(rewind) || rewind < 0)) throw rangeError('pruning.schedule.rewindStep', 'an optimizer step >= 0', rewind);
       const adaptive = pruning?.schedule.kind === 'adaptive' ? { ...pruning.schedule, current: 0, step: pruning.schedule.step ?? 0.2, reference: -1, stopped: false } : undefined;
       if (adaptive && !o.validation) throw rangeError('validation', 'a validation set for the adaptive schedule', 'none');
       let snapshot: Float32Array[] | undefined;
@@ -211,7 +214,12 @@ export class Trainer {
       try {
         for (let epoch = 0; epoch < epochs && !aborted; epoch++) {
           const first = epoch * stepsPerEpoch;
-          if (rewind === epoch) snapshot = model.linears().map((l) => l.weight.slice());
+          // The rewind point: at an epoch start here, inside an epoch by the native job.
+          let nativeSnapshot: { step: number; weights: Float32Array[] } | undefined;
+          if (rewind === first) snapshot = model.linears().map((l) => l.weight.slice());
+          else if (rewind !== undefined && rewind > first && rewind < first + stepsPerEpoch) {
+            nativeSnapshot = { step: rewind - first, weights: model.linears().map((l) => new Float32Array(l.weight.length)) };
+          }
           // Events at epoch boundaries with rewinding run here; the rest inside the native epoch.
           const inEpoch = planned.filter((e) => e.step >= first && e.step < first + stepsPerEpoch);
           const pruned: EpochLog['pruned'] = [];
@@ -246,6 +254,7 @@ export class Trainer {
               weightDecay: opt.weightDecay ?? 0,
               nesterov: opt.nesterov ?? false,
               seed: (seed * 1000003 + epoch) >>> 0,
+              shuffle: o.shuffle ?? true,
               criterion,
               sparseBelow: model.sparseBelow,
               events,
@@ -254,6 +263,9 @@ export class Trainer {
               alpha: this.options.distillation?.alpha,
               temperature: this.options.distillation?.temperature,
               abort,
+              snapshot: nativeSnapshot,
+              validationX: o.validation?.x,
+              validationY: o.validation?.y,
             },
             progress,
           );
@@ -267,8 +279,11 @@ export class Trainer {
               l.activations = { meanAbs: Float32Array.from(stats[i].abs, (v) => v / n), apoz: Float32Array.from(stats[i].zero, (v) => v / n), samples: statSamples };
             });
           }
-          for (const e of inEpoch.filter((e) => !e.rewind && e.step - first < r.steps + (r.steps === stepsPerEpoch ? 1 : 0)))
-            pruned.push({ step: e.step, target: e.sparsity, sparsity: layerSparsity(model) });
+          if (nativeSnapshot && r.steps > nativeSnapshot.step) snapshot = nativeSnapshot.weights;
+          // The native job reports each pruning event it ran, in order: sparsity right after it and
+          // the validation accuracy then.
+          const ran = inEpoch.filter((e) => !e.rewind);
+          r.events.forEach((e, i) => pruned.push({ step: first + e.step, target: ran[i]?.sparsity ?? Number.NaN, sparsity: e.sparsity, accuracy: e.accuracy }));
           aborted = r.aborted;
           const log: EpochLog = {
             epoch,

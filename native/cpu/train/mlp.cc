@@ -278,6 +278,25 @@ struct Workspace {
   }
 };
 
+// The buffers of the last call on this thread in `slot` (0: inference, 1: training), reused when
+// the shapes match: services call predict per request and trainers run epoch after epoch, and
+// fresh buffers would be zero-filled and page-faulted in every call.
+Workspace& reusable_workspace(const std::vector<Layer>& layers, int64_t features, int64_t batch, int slot) {
+  thread_local std::unique_ptr<Workspace> reuse[2];
+  thread_local std::vector<int64_t> reuse_key[2];
+  std::vector<int64_t> key{features, batch};
+  for (const Layer& l : layers) {
+    key.push_back(l.out);
+    key.push_back(l.dropout > 0);
+  }
+  if (!reuse[slot] || reuse_key[slot] != key) {
+    reuse[slot].reset();  // free the old buffers first
+    reuse[slot] = std::make_unique<Workspace>(layers, features, batch);
+    reuse_key[slot] = key;
+  }
+  return *reuse[slot];
+}
+
 // Forward of the training step: activations in ws.act, dropout scales in ws.drop.
 void forward_train(const std::vector<Layer>& layers, const std::vector<SparseState*>& sparse, int64_t n, Rng* rng,
                    Workspace& ws, const std::vector<CsrView>* cached = nullptr) {
@@ -437,7 +456,7 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
   const int64_t features = layers.front().in, classes = layers.back().out;
   const int64_t batch = std::min(cfg.batch, cfg.samples);
   const int64_t steps = (cfg.samples + batch - 1) / batch;
-  Workspace ws(layers, features, batch);
+  Workspace& ws = reusable_workspace(layers, features, batch, 1);
   std::vector<SparseState> states(layers.size());
   std::vector<SparseState*> sparse(layers.size(), nullptr);
   auto plan_execution = [&] {
@@ -479,13 +498,36 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
         result.aborted = true;
         break;
       }
-      bool pruned = false;
-      while (next_event < events.size() && events[next_event]->step <= step) {
-        if (!pruned) sync_dense();
-        prune_now(layers, *events[next_event++], cfg.criterion);
-        pruned = true;
+      if (step == cfg.snapshot_step) {
+        sync_dense();
+        for (size_t l = 0; l < layers.size(); ++l)
+          std::copy(layers[l].w, layers[l].w + layers[l].in * layers[l].out, cfg.snapshot[l]);
       }
-      if (pruned) plan_execution();
+      const size_t logged = result.events.size();
+      while (next_event < events.size() && events[next_event]->step <= step) {
+        if (logged == result.events.size()) sync_dense();
+        prune_now(layers, *events[next_event++], cfg.criterion);
+        EventLog log;
+        log.step = step;
+        for (const Layer& l : layers)
+          log.sparsity.push_back(1.0 - static_cast<double>(kept_count(l)) / static_cast<double>(std::max<int64_t>(1, l.in * l.out)));
+        result.events.push_back(log);
+      }
+      if (logged != result.events.size()) {
+        plan_execution();
+        if (cfg.val_x && cfg.val_n > 0) {
+          const int64_t classes = layers.back().out;
+          std::vector<float> logits(static_cast<size_t>(cfg.val_n * classes));
+          predict(layers, cfg.val_x, cfg.val_n, 256, cfg.sparse_below, logits.data());
+          int64_t right = 0;
+          for (int64_t j = 0; j < cfg.val_n; ++j) {
+            const float* row = logits.data() + j * classes;
+            right += std::max_element(row, row + classes) - row == cfg.val_y[j];
+          }
+          for (size_t e = logged; e < result.events.size(); ++e)
+            result.events[e].accuracy = static_cast<double>(right) / static_cast<double>(cfg.val_n);
+        }
+      }
 
       const int64_t first = step * batch, n = std::min(batch, cfg.samples - first);
       const int64_t* idx = order.data() + first;
@@ -558,18 +600,7 @@ void predict(const std::vector<Layer>& layers, const float* x, int64_t n, int64_
   if (n == 0) return;
   const int64_t features = layers.front().in, classes = layers.back().out;
   batch = std::max<int64_t>(1, std::min(batch, n));
-  // Services call predict per request: the buffers of the last call on this thread are reused
-  // when the shapes match (fresh ones would be zero-filled and page-faulted in every call).
-  thread_local std::unique_ptr<Workspace> reuse;
-  thread_local std::vector<int64_t> reuse_key;
-  std::vector<int64_t> key{features, batch};
-  for (const Layer& l : layers) key.push_back(l.out);
-  if (!reuse || reuse_key != key) {
-    reuse.reset();  // free the old buffers first
-    reuse = std::make_unique<Workspace>(layers, features, batch);
-    reuse_key = key;
-  }
-  Workspace& ws = *reuse;
+  Workspace& ws = reusable_workspace(layers, features, batch, 0);
   std::vector<SparseState> states(layers.size());
   std::vector<SparseState*> sparse(layers.size(), nullptr);
   for (size_t l = 0; l < layers.size(); ++l)

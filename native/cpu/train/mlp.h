@@ -88,9 +88,23 @@ struct EpochConfig {
   // Distillation: loss = alpha·CE + (1 - alpha)·T²·KL(softmax(t/T) ‖ softmax(s/T)).
   const std::vector<TeacherLayer>* teacher = nullptr;
   float alpha = 1.0f, temperature = 1.0f;
+  // Before step `snapshot_step` (if >= 0) every layer's weights are copied to snapshot[l] (the
+  // lottery ticket's rewind point inside an epoch).
+  int64_t snapshot_step = -1;
+  std::vector<float*> snapshot;
+  // Validation set, evaluated after every pruning event (accuracy in EpochResult::events).
+  const float* val_x = nullptr;
+  const int32_t* val_y = nullptr;
+  int64_t val_n = 0;
   const int32_t* abort_flag = nullptr;  // nonzero: stop before the next step
   std::function<void(const Progress&)> progress;  // called at most every `progress_ms`
   int progress_ms = 100;
+};
+
+struct EventLog {
+  int64_t step = 0;               // step of the epoch before which it ran
+  std::vector<double> sparsity;   // per layer, right after it
+  double accuracy = -1;           // on the validation set right after it (-1: none given)
 };
 
 struct EpochResult {
@@ -100,6 +114,7 @@ struct EpochResult {
   int64_t seen = 0;      // samples in the completed steps
   bool aborted = false;
   std::vector<int> sparse_layers;  // 1 where the layer ran sparse at the end
+  std::vector<EventLog> events;    // the pruning events that ran
 };
 
 // Runs one epoch. Throws RangeError (shears::Error) when the loss becomes NaN or infinite, naming
