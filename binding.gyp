@@ -29,6 +29,7 @@
         "native/cpu/select/select.cc",
         "native/cpu/select/nm.cc",
         "native/cpu/train/mlp.cc",
+        "native/io/matrix_market.cc",
         "native/cpu/select/select_scalar.cc",
         "native/cpu/scores/scores.cc",
         "native/cpu/scores/scores_scalar.cc",
@@ -39,6 +40,7 @@
         "native/binding/ops_sparse.cc",
         "native/binding/ops_select.cc",
         "native/binding/ops_train.cc",
+        "native/binding/ops_io.cc",
         "native/binding/ops_scores.cc",
         "native/binding/addon.cc"
       ],

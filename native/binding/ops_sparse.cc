@@ -7,6 +7,7 @@
 #include "../cpu/sparse/sparse.h"
 #include "args.h"
 #include "ops.h"
+#include "owned.h"
 
 namespace shears::binding {
 namespace {
@@ -79,26 +80,6 @@ Task returning(const Array<float>& out, std::function<void()> run) {
   t.run = std::move(run);
   t.finish = [slot](Napi::Env, Task& self) { return self.pinned(slot); };
   return t;
-}
-
-// Hands malloc-owned arrays to JS without copying.
-template <class T, class Arr>
-Napi::Value adopt(Napi::Env env, cpu::Owned<T>& owned) {
-  const int64_t n = owned.size();
-  T* data = owned.release();
-  if (data == nullptr) return Arr::New(env, 0);
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, data, static_cast<size_t>(n) * sizeof(T),
-                                                [](Napi::Env, void* p) { std::free(p); });
-  return Arr::New(env, static_cast<size_t>(n), ab, 0);
-}
-
-template <class Owned>
-Napi::Value structure_result(Napi::Env env, Owned& o) {
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("rowPtr", adopt<int32_t, Napi::Int32Array>(env, o.ptr));
-  r.Set("colIdx", adopt<int32_t, Napi::Int32Array>(env, o.idx));
-  r.Set("values", adopt<float, Napi::Float32Array>(env, o.val));
-  return r;
 }
 
 template <class Owned>
