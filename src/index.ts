@@ -19,3 +19,4 @@ export { scoreLogits, Trainer, type Criterion, type Dataset, type EpochLog, type
 export { learningRate, type LrOptions, type LrSchedule } from './schedule/lr.js';
 export { gradualSparsity, planPruning, planRegrowth, type PlannedEvent, type PruningSchedule, type RegrowEvent } from './schedule/pruning.js';
 export * as datasets from './io/datasets.js';
+export { readSparse, readSparseAsync, sparseBytes, writeSparse, writeSparseAsync, type ReadSparseOptions, type SparseFormat, type WriteSparseOptions } from './io/sparse.js';

@@ -142,6 +142,7 @@ export type NativeBinding = {
   Both<'activationStats', [activations: F32, features: number, batch: number, sumAbs: Float64Array, zeros: Float64Array], void> &
   Both<'nmMask', [scores: F32, m: number, n: number, mask: Maybe<Uint8Array>, nan: Maybe<string>], Uint8Array> &
   Both<'trainEpoch', [layers: NativeLayer[], x: F32, y: I32, options: NativeEpochOptions, onProgress?: (p: NativeProgress) => void], NativeEpochResult> &
+  Both<'parseMatrixMarket', [bytes: Uint8Array, name: string, sumDuplicates: boolean], Structure & { rows: number; cols: number; format: string; field: string; symmetry: string; entries: number }> &
   Both<'maskedSgd', [w: F32, g: F32, v: F32, mask: Maybe<Uint8Array>, lr: number, momentum: number, weightDecay: number, nesterov: boolean], void> &
   Both<'predict', [layers: NativeLayer[], x: F32, n: number, batch: number, sparseBelow: number], F32> & {
     gradients(layers: NativeLayer[], x: F32, y: I32, sparse: boolean): { loss: number; dw: F32[]; db: F32[] };

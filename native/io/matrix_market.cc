@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "../core/errors.h"
@@ -88,8 +89,8 @@ bool at_line_end(const char* p, const char* e) {
 }
 
 struct Chunk {
-  const char* begin;
-  const char* end;
+  const char* begin = nullptr;
+  const char* end = nullptr;
   int64_t first_line = 0;   // 1-based line number of `begin`
   int64_t first_entry = 0;  // entries before this chunk
   int64_t entries = 0;
@@ -177,7 +178,10 @@ cpu::OwnedCsr parse_matrix_market(const char* data, int64_t size, const std::str
       const char* le = line_end(stop, end);  // extend to the end of the line it falls in
       stop = le < end ? le + 1 : end;
     }
-    chunks.push_back(Chunk{start, stop});
+    Chunk ch;
+    ch.begin = start;
+    ch.end = stop;
+    chunks.push_back(std::move(ch));
     start = stop;
   }
   pool.run(static_cast<int64_t>(chunks.size()), [&](int64_t k, int) {

@@ -346,12 +346,27 @@ export async function readSparseAsync(path: string | Uint8Array, options?: ReadS
   });
 }
 
+/** A BSR matrix's stored entries (explicit zeros inside blocks included) as CSR. */
+function bsrEntries(b: BsrMatrix): CsrMatrix {
+  const per = b.blockRows * b.blockCols, n = b.colIdx.length * per;
+  const r = new Int32Array(n), c = new Int32Array(n);
+  let k = 0;
+  for (let I = 0; I < b.rowPtr.length - 1; I++)
+    for (let p = b.rowPtr[I]; p < b.rowPtr[I + 1]; p++)
+      for (let i = 0; i < b.blockRows; i++)
+        for (let j = 0; j < b.blockCols; j++, k++) {
+          r[k] = I * b.blockRows + i;
+          c[k] = b.colIdx[p] * b.blockCols + j;
+        }
+  return CsrMatrix.fromCoo(b.rows, b.cols, r, c, b.values);
+}
+
 /** The bytes `writeSparse` would write. */
 export function sparseBytes(matrix: CsrMatrix | BsrMatrix, format: SparseFormat, options?: { compressed?: boolean; gzip?: boolean }): Uint8Array {
   if (!(matrix instanceof CsrMatrix || matrix instanceof BsrMatrix)) throw typeError('matrix', 'a CsrMatrix or BsrMatrix', matrix);
   const o = optionsObject(options);
   if (format === 'npz') return npzBytes(matrix, o.compressed ?? true);
-  const csr = matrix instanceof BsrMatrix ? matrix.toCsr() : matrix;
+  const csr = matrix instanceof BsrMatrix ? bsrEntries(matrix) : matrix;
   if (format === 'smtx') return new TextEncoder().encode(smtxText(csr));
   if (format === 'mtx') {
     const text = new TextEncoder().encode(mtxText(csr));
