@@ -57,6 +57,18 @@ bool read_int(const char*& p, const char* e, int64_t& v) {
   return true;
 }
 
+// Indices: plain decimal digits (at most 18), parsed directly (the hot path of coordinate files).
+bool read_index(const char*& p, const char* e, int64_t& v) {
+  while (p < e && space(*p)) ++p;
+  if (p < e && *p == '+') ++p;
+  const char* s = p;
+  int64_t x = 0;
+  while (p < e && static_cast<unsigned>(*p - '0') < 10u && p - s < 18) x = x * 10 + (*p++ - '0');
+  if (p == s || (p < e && !space(*p))) return false;
+  v = x;
+  return true;
+}
+
 bool read_value(const char*& p, const char* e, float& v, bool integer) {
   while (p < e && space(*p)) ++p;
   if (p < e && *p == '+') ++p;
@@ -207,9 +219,10 @@ cpu::OwnedCsr parse_matrix_market(const char* data, int64_t size, const std::str
   pool.run(static_cast<int64_t>(chunks.size()), [&](int64_t k, int) {
     Chunk& ch = chunks[static_cast<size_t>(k)];
     const int64_t keep = std::max<int64_t>(0, std::min(ch.entries, stored - ch.first_entry));
-    ch.r.reserve(static_cast<size_t>(keep));
-    ch.c.reserve(static_cast<size_t>(keep));
-    ch.v.reserve(static_cast<size_t>(keep));
+    ch.r.resize(static_cast<size_t>(keep));
+    ch.c.resize(static_cast<size_t>(keep));
+    ch.v.resize(static_cast<size_t>(keep));
+    size_t kept = 0;
     int64_t ln = ch.first_line, entry = ch.first_entry;
     // Array files with symmetry: the column holding `entry`, the entries before it, its length.
     const int64_t off = skew ? 1 : 0;
@@ -230,7 +243,7 @@ cpu::OwnedCsr parse_matrix_market(const char* data, int64_t size, const std::str
       int64_t i, j;
       float v = 1.0f;
       if (coordinate) {
-        if (!read_int(t, le, i) || !read_int(t, le, j)) return error("expected 'row col" + std::string(pattern ? "'" : " value'") + " with integer indices");
+        if (!read_index(t, le, i) || !read_index(t, le, j)) return error("expected 'row col" + std::string(pattern ? "'" : " value'") + " with integer indices");
         if (i < 1 || i > rows) return error("row index " + std::to_string(i) + " is outside [1, " + std::to_string(rows) + "]");
         if (j < 1 || j > cols) return error("column index " + std::to_string(j) + " is outside [1, " + std::to_string(cols) + "]");
         if (!pattern && !read_value(t, le, v, integer)) return error("the value is not a number");
@@ -260,11 +273,14 @@ cpu::OwnedCsr parse_matrix_market(const char* data, int64_t size, const std::str
           continue;
         }
       }
-      ch.r.push_back(static_cast<int32_t>(i - 1));
-      ch.c.push_back(static_cast<int32_t>(j - 1));
-      ch.v.push_back(v);
+      ch.r[kept] = static_cast<int32_t>(i - 1);
+      ch.c[kept] = static_cast<int32_t>(j - 1);
+      ch.v[kept++] = v;
       ++entry;
     }
+    ch.r.resize(kept);
+    ch.c.resize(kept);
+    ch.v.resize(kept);
   });
   const Chunk* bad = nullptr;
   for (const Chunk& ch : chunks)
