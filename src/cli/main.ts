@@ -4,6 +4,7 @@
  *   shears start                       the demo (npm start): gradual pruning to 90% while training on MNIST
  *   shears train [options]             train and prune an MLP (MNIST, Fashion-MNIST, IDX files)
  *   shears speed                       a short SpMM-vs-dense speed table on this machine
+ *   shears bench <kernel> <files…>     spmm/spmv/spmmt/sddmm on your matrix files, or advise a format
  *   shears info                        info() as JSON
  *   shears inspect <file> [--json]     tensors, dtypes, shapes, sparsity, bytes of a safetensors file
  *   shears prune <in> -o <out> ...     torch.nn.utils.prune's masks on a safetensors state dict
@@ -15,8 +16,26 @@ import { inspectRows, printTable } from './inspect.js';
 import { runPrune, type PruneCliOptions } from './prune.js';
 import { printInfo, speedTable } from './start.js';
 import { runTrain, type TrainCliOptions } from './train.js';
+import { runBench, type BenchCliOptions } from './bench.js';
 
 const program = new Command('shears').description('Pruning and sparse training for Node.js').showHelpAfterError();
+
+program
+  .command('bench <kernel> <paths...>')
+  .description('time spmm | spmv | spmmt | sddmm on your matrix files (.mtx, .mtx.gz, .smtx, .npz; folders searched), or advise a format')
+  .option('--n <list>', 'dense columns (spmm, spmmt, sddmm)', '64,256,1024')
+  .option('--formats <list>', 'csr, dense, bsr:RxC', 'csr,bsr:4x4,bsr:16x16,dense')
+  .option('--threads <n>', 'threads (default: all cores)')
+  .option('--isa <isa>', 'force a SIMD variant: scalar, avx2, avx512, neon')
+  .option('--device <device>', 'cpu (CUDA kernels are not built yet)', 'cpu')
+  .option('--repeat <n>', 'timed runs per case (at least; runs continue until 50 ms)', '10')
+  .option('--warmup <n>', 'untimed runs first', '2')
+  .option('--peer <peer>', 'also time torch.mm and PyTorch CSR in the same run (torch)')
+  .option('--json', 'print every row, the summary and failures as JSON')
+  .option('--csv', 'print the rows as CSV')
+  .action(async (kernel: string, paths: string[], o: BenchCliOptions) => {
+    process.exitCode = await runBench(kernel as Parameters<typeof runBench>[0], paths, o);
+  });
 
 const trainDefaults = {
   data: 'mnist',

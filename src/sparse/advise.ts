@@ -1,0 +1,146 @@
+/**
+ * The format advisor: which of CSR, BSR (at block sizes whose fill stays bounded) and dense runs a
+ * product fastest on this machine for this matrix and this `n` — measured, not guessed, with every
+ * candidate's time returned so the choice can be checked. Results are cached by (shape, structure
+ * hash, n, ISA, threads), in memory and optionally in a JSON file.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+import { optionsObject, rangeError, typeError } from '../errors.js';
+import { info } from '../info.js';
+import { gemm } from '../tensor/gemm.js';
+import { BsrMatrix } from './bsr.js';
+import { CsrMatrix } from './csr.js';
+
+export type Candidate = 'csr' | 'dense' | `bsr:${number}x${number}`;
+
+export interface AdviseOptions {
+  /** Only 'cpu' for now (the CUDA kernels are not built yet). */
+  device?: 'cpu';
+  /** Formats to consider (default: csr, dense and BSR 2×2, 4×4, 8×8, 16×16 where the shape allows). */
+  candidates?: Candidate[];
+  /** BSR candidates whose stored zeros exceed this share of their stored values are not timed (default 0.5). */
+  maxFill?: number;
+  /** Minimum time per candidate measurement in ms (default 20): each is run until it has that. */
+  minMs?: number;
+  /** A JSON file that keeps the results across processes. */
+  cacheFile?: string;
+}
+
+export interface Advice {
+  best: Candidate;
+  n: number;
+  /** Every candidate considered: measured time, or why it was skipped. */
+  candidates: { format: Candidate; ms?: number; fill?: number; skipped?: string }[];
+  cached: boolean;
+}
+
+const memory = new Map<string, Advice>();
+
+/** FNV-1a over the structure (row pointers and column indices). */
+function structureHash(a: CsrMatrix): string {
+  let h = 0x811c9dc5;
+  const mix = (v: number) => {
+    h ^= v & 0xffff;
+    h = Math.imul(h, 0x01000193);
+    h ^= v >>> 16;
+    h = Math.imul(h, 0x01000193);
+  };
+  for (let i = 0; i < a.rowPtr.length; i++) mix(a.rowPtr[i]);
+  for (let i = 0; i < a.colIdx.length; i++) mix(a.colIdx[i]);
+  return (h >>> 0).toString(16);
+}
+
+/** Stored zeros over stored values if the pattern were tiled in r×c blocks. */
+export function blockFill(a: CsrMatrix, r: number, c: number): number {
+  if (a.rows % r !== 0 || a.cols % c !== 0) return Number.NaN;
+  const seen = new Int32Array(a.cols / c).fill(-1);
+  let blocks = 0;
+  for (let I = 0; I < a.rows / r; I++)
+    for (let i = I * r; i < (I + 1) * r; i++)
+      for (let p = a.rowPtr[i]; p < a.rowPtr[i + 1]; p++) {
+        const J = Math.floor(a.colIdx[p] / c);
+        if (seen[J] !== I) {
+          seen[J] = I;
+          blocks++;
+        }
+      }
+  const stored = blocks * r * c;
+  return stored === 0 ? 0 : 1 - a.nnz / stored;
+}
+
+/** Median ms of `run` over enough repeats to last `minMs` (at least 3, after one warm-up). */
+function timeMs(run: () => void, minMs: number): number {
+  run();
+  const t: number[] = [];
+  const start = performance.now();
+  while (t.length < 3 || performance.now() - start < minMs) {
+    const a = performance.now();
+    run();
+    t.push(performance.now() - a);
+  }
+  t.sort((x, y) => x - y);
+  return t[t.length >> 1];
+}
+
+/**
+ * Measures the candidate formats for `C = A·B` with B of `n` columns and returns the fastest.
+ *
+ * @example
+ * const { best, candidates } = advise(csr, 256);   // e.g. 'bsr:4x4', with each candidate's ms
+ */
+export function advise(matrix: CsrMatrix, n: number, options?: AdviseOptions): Advice {
+  if (!(matrix instanceof CsrMatrix)) throw typeError('matrix', 'a CsrMatrix', matrix);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw rangeError('n', 'a positive integer', n);
+  const o = optionsObject(options);
+  if (o.device !== undefined && o.device !== 'cpu') throw rangeError('device', "'cpu' (CUDA kernels are not built yet)", o.device);
+  const maxFill = o.maxFill ?? 0.5;
+  const minMs = o.minMs ?? 20;
+  const candidates: Candidate[] = o.candidates ?? ['csr', 'dense', 'bsr:2x2', 'bsr:4x4', 'bsr:8x8', 'bsr:16x16'];
+  const i = info();
+  const key = `${matrix.rows}x${matrix.cols}:${matrix.nnz}:${structureHash(matrix)}:${n}:${i.isa.active}:${i.threads}:${candidates.join(',')}:${maxFill}`;
+  let disk: Record<string, Advice> = {};
+  if (o.cacheFile && existsSync(o.cacheFile)) {
+    try {
+      disk = JSON.parse(readFileSync(o.cacheFile, 'utf8')) as Record<string, Advice>;
+    } catch {
+      disk = {};
+    }
+  }
+  const hit = memory.get(key) ?? disk[key];
+  if (hit) return { ...hit, cached: true };
+
+  const b = new Float32Array(matrix.cols * n);
+  for (let k = 0; k < b.length; k++) b[k] = ((k * 2654435761) % 1000) / 1000 - 0.5;
+  const out = new Float32Array(matrix.rows * n);
+  const results: Advice['candidates'] = [];
+  for (const format of candidates) {
+    if (format === 'csr') results.push({ format, ms: timeMs(() => matrix.matmul(b, n, { out }), minMs) });
+    else if (format === 'dense') {
+      if (matrix.rows * matrix.cols > 2 ** 28) {
+        results.push({ format, skipped: 'too large to densify' });
+        continue;
+      }
+      const d = matrix.toDense();
+      results.push({ format, ms: timeMs(() => gemm(d, b, matrix.rows, matrix.cols, n, { out }), minMs) });
+    } else {
+      const m = /^bsr:(\d+)x(\d+)$/.exec(format);
+      if (!m) throw rangeError('candidates', "'csr', 'dense' or 'bsr:RxC'", format);
+      const [r, c] = [Number(m[1]), Number(m[2])];
+      const fill = blockFill(matrix, r, c);
+      if (Number.isNaN(fill)) results.push({ format, skipped: `${r}×${c} does not divide ${matrix.rows}×${matrix.cols}` });
+      else if (fill > maxFill) results.push({ format, fill, skipped: `fill ${(fill * 100).toFixed(0)}% > ${(maxFill * 100).toFixed(0)}%` });
+      else {
+        const bsr = BsrMatrix.fromCsr(matrix, { blockRows: r, blockCols: c });
+        results.push({ format, fill, ms: timeMs(() => bsr.matmul(b, n, { out }), minMs) });
+      }
+    }
+  }
+  const timed = results.filter((c) => c.ms !== undefined);
+  if (timed.length === 0) throw rangeError('candidates', 'at least one format that can be timed', candidates.join(', '));
+  const best = timed.reduce((x, y) => (y.ms! < x.ms! ? y : x)).format;
+  const advice: Advice = { best, n, candidates: results, cached: false };
+  memory.set(key, advice);
+  if (o.cacheFile) writeFileSync(o.cacheFile, `${JSON.stringify({ ...disk, [key]: advice }, null, 1)}\n`);
+  return advice;
+}

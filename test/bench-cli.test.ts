@@ -1,0 +1,92 @@
+/**
+ * `shears bench` end to end on a folder of small generated matrices (JSON checked field by field,
+ * the exit code when a file is broken), and the format advisor (fill pruning, caching, errors).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { advise, blockFill, CsrMatrix, writeSparse } from '../src/index.js';
+import { caseRng, expectThrows } from './helpers.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const cli = path.join(root, 'dist', 'cli', 'main.js');
+const dir = mkdtempSync(path.join(tmpdir(), 'shears-bench-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function randomCsr(rows: number, cols: number, density: number, r: () => number): CsrMatrix {
+  const d = Float32Array.from({ length: rows * cols }, () => (r() < density ? r() - 0.5 : 0));
+  return CsrMatrix.fromDense(d, rows, cols);
+}
+
+describe('shears bench', () => {
+  it('times every kernel and format over a folder and reports every field as JSON; a broken file sets the exit code', () => {
+    const r = caseRng();
+    const folder = path.join(dir, 'mats');
+    mkdirSync(path.join(folder, 'nested'), { recursive: true });
+    writeSparse(path.join(folder, 'a.mtx'), randomCsr(32, 48, 0.2, r));
+    writeSparse(path.join(folder, 'nested', 'b.npz'), randomCsr(16, 16, 0.3, r));
+    writeSparse(path.join(folder, 'c.smtx'), randomCsr(8, 24, 0.25, r));
+    writeFileSync(path.join(folder, 'notes.txt'), 'ignored: not a matrix extension');
+    for (const kernel of ['spmm', 'spmv', 'spmmt', 'sddmm']) {
+      const res = spawnSync(process.execPath, [cli, 'bench', kernel, folder, '--n', '8,16', '--formats', 'csr,bsr:4x4,dense', '--repeat', '3', '--json'], { cwd: root });
+      expect(res.status, res.stderr.toString()).toBe(0);
+      const out = JSON.parse(res.stdout.toString());
+      expect(out.meta).toMatchObject({ kernel, device: 'cpu', isa: expect.any(String), threads: expect.any(Number), cores: expect.any(Number), shears: expect.any(String) });
+      const ns = kernel === 'spmv' ? [1] : [8, 16];
+      expect(out.rows).toHaveLength(3 * ns.length * 3);
+      for (const row of out.rows) {
+        expect(['a.mtx', 'b.npz', 'c.smtx']).toContain(path.basename(row.file));
+        expect(ns).toContain(row.n);
+        if (row.skipped) {
+          expect(row.format).toBe('bsr:4x4');
+          continue;
+        }
+        expect(row.medianMs).toBeGreaterThan(0);
+        expect(row.minMs).toBeLessThanOrEqual(row.medianMs);
+        expect(row.maxMs).toBeGreaterThanOrEqual(row.medianMs);
+        expect(row.samples).toBeGreaterThanOrEqual(3);
+        expect(row.gflops).toBeCloseTo((2 * row.nnz * row.n) / (row.medianMs * 1e6), 6);
+        expect(row.vsDense).toBeGreaterThan(0);
+      }
+      expect(out.summary.map((s: { format: string }) => s.format)).toEqual(['csr', 'bsr:4x4', 'dense']);
+      expect(out.failed).toEqual([]);
+    }
+    writeFileSync(path.join(folder, 'broken.mtx'), '%%MatrixMarket matrix coordinate real general\n2 2 1\n9 9 1\n');
+    const res = spawnSync(process.execPath, [cli, 'bench', 'spmm', folder, '--n', '8', '--formats', 'csr', '--json'], { cwd: root });
+    expect(res.status).toBe(1);
+    const out = JSON.parse(res.stdout.toString());
+    expect(out.failed).toEqual([{ file: path.join(folder, 'broken.mtx'), error: expect.stringContaining('line 3') }]);
+    expect(out.rows.length).toBe(3); // the other files still ran
+    const csv = spawnSync(process.execPath, [cli, 'bench', 'spmv', path.join(folder, 'a.mtx'), '--csv'], { cwd: root }).stdout.toString().trim().split('\n');
+    expect(csv[0]).toBe('file,rows,cols,nnz,n,format,medianMs,minMs,maxMs,samples,gflops,vsDense,vsTorchMm,vsTorchSparse,skipped');
+    const bad = spawnSync(process.execPath, [cli, 'bench', 'spmm', folder, '--formats', 'ell'], { cwd: root });
+    expect(bad.stderr.toString()).toMatch(/--formats/);
+  });
+
+  it('advise measures the candidates, skips blocks whose fill is too high, and caches', () => {
+    const r = caseRng();
+    // 8×8 blocks of a 64×64 matrix: BSR 8×8 has no fill, 16×16 a lot.
+    const d = new Float32Array(64 * 64);
+    for (let I = 0; I < 8; I++) for (let J = 0; J < 8; J++) if (r() < 0.3) for (let i = 0; i < 8; i++) for (let j = 0; j < 8; j++) d[(I * 8 + i) * 64 + J * 8 + j] = r() + 0.1;
+    const a = CsrMatrix.fromDense(d, 64, 64);
+    expect(blockFill(a, 8, 8)).toBe(0);
+    const cacheFile = path.join(dir, 'advice.json');
+    const first = advise(a, 32, { candidates: ['csr', 'dense', 'bsr:8x8', 'bsr:3x3'], maxFill: 0.2, minMs: 2, cacheFile });
+    expect(first.cached).toBe(false);
+    const timed = first.candidates.filter((c) => c.ms !== undefined);
+    expect(timed.map((c) => c.format).sort()).toEqual(['bsr:8x8', 'csr', 'dense']);
+    expect(first.best).toBe(timed.reduce((x, y) => (y.ms! < x.ms! ? y : x)).format);
+    expect(first.candidates.find((c) => c.format === 'bsr:3x3')!.skipped).toMatch(/does not divide/);
+    const again = advise(a, 32, { candidates: ['csr', 'dense', 'bsr:8x8', 'bsr:3x3'], maxFill: 0.2, minMs: 2, cacheFile });
+    expect(again).toEqual({ ...first, cached: true });
+    const high = advise(a, 32, { candidates: ['csr', 'bsr:16x16'], maxFill: 0.01, minMs: 2 });
+    expect(high.candidates.find((c) => c.format === 'bsr:16x16')!.skipped).toMatch(/fill/);
+    expectThrows(() => advise(a, 0), RangeError, 'n');
+    expectThrows(() => advise(a, 4, { candidates: ['ell' as 'csr'] }), RangeError, 'candidates');
+  });
+});
