@@ -7,6 +7,7 @@
  *   npm run bench -- spmm --quick          # fewer sizes, a smoke run (~1 min)
  *   npm run bench -- prune                 # selection, pruning a 100M-weight MLP, safetensors I/O
  *   npm run bench -- train                 # LeNet-300-100 on Fashion-MNIST vs PyTorch, fused SGD, npm start
+ *   npm run bench -- formats               # Matrix Market / npz loading, shears bench overhead, the advisor
  *   npm run bench -- all --threads 1 --isa scalar --json out.json --no-peer
  *
  * Order of a run: machine ceilings, shears' cases (benchmark.js, median of its samples), the
@@ -29,9 +30,10 @@ import { findPeerPython, runPeer } from './lib/peer.js';
 import { count, mebibytes, megabytes, ms, NONE, percent, renderTable, sig, times } from './lib/table.js';
 import { pruneSuite } from './suites/prune.js';
 import { spmmSuite } from './suites/spmm.js';
+import { formatsSuite } from './suites/formats.js';
 import { trainSuite } from './suites/train.js';
 
-const SUITES = { spmm: spmmSuite, prune: pruneSuite, train: trainSuite };
+const SUITES = { spmm: spmmSuite, prune: pruneSuite, train: trainSuite, formats: formatsSuite };
 
 const USAGE = `Usage: npm run bench -- [suite ...] [options]
 

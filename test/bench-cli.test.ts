@@ -52,6 +52,7 @@ describe('shears bench', () => {
         expect(row.samples).toBeGreaterThanOrEqual(3);
         expect(row.gflops).toBeCloseTo((2 * row.nnz * row.n) / (row.medianMs * 1e6), 6);
         expect(row.vsDense).toBeGreaterThan(0);
+        expect(row.measuredMs).toBeGreaterThanOrEqual(row.samples * row.minMs);
       }
       expect(out.summary.map((s: { format: string }) => s.format)).toEqual(['csr', 'bsr:4x4', 'dense']);
       expect(out.failed).toEqual([]);
@@ -63,7 +64,7 @@ describe('shears bench', () => {
     expect(out.failed).toEqual([{ file: path.join(folder, 'broken.mtx'), error: expect.stringContaining('line 3') }]);
     expect(out.rows.length).toBe(3); // the other files still ran
     const csv = spawnSync(process.execPath, [cli, 'bench', 'spmv', path.join(folder, 'a.mtx'), '--csv'], { cwd: root }).stdout.toString().trim().split('\n');
-    expect(csv[0]).toBe('file,rows,cols,nnz,n,format,medianMs,minMs,maxMs,samples,gflops,vsDense,vsTorchMm,vsTorchSparse,skipped');
+    expect(csv[0]).toBe('file,rows,cols,nnz,n,format,medianMs,minMs,maxMs,samples,gflops,vsDense,vsTorchMm,vsTorchSparse,measuredMs,skipped');
     const bad = spawnSync(process.execPath, [cli, 'bench', 'spmm', folder, '--formats', 'ell'], { cwd: root });
     expect(bad.stderr.toString()).toMatch(/--formats/);
   });

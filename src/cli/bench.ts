@@ -60,11 +60,14 @@ export interface BenchRow {
   vsDense?: number;
   vsTorchMm?: number;
   vsTorchSparse?: number;
+  /** Wall time of the whole measurement (warm-up and every timed run), for overhead accounting. */
+  measuredMs?: number;
   skipped?: string;
 }
 
 /** Times `run`: `warmup` calls, then repeats until at least `repeat` samples and 50 ms. */
-function measure(run: () => void, repeat: number, warmup: number): { median: number; min: number; max: number; samples: number } {
+function measure(run: () => void, repeat: number, warmup: number): { median: number; min: number; max: number; samples: number; wall: number } {
+  const begin = performance.now();
   for (let i = 0; i < warmup; i++) run();
   const t: number[] = [];
   const start = performance.now();
@@ -73,8 +76,9 @@ function measure(run: () => void, repeat: number, warmup: number): { median: num
     run();
     t.push(performance.now() - a);
   }
+  const wall = performance.now() - begin;
   t.sort((x, y) => x - y);
-  return { median: t[t.length >> 1], min: t[0], max: t[t.length - 1], samples: t.length };
+  return { median: t[t.length >> 1], min: t[0], max: t[t.length - 1], samples: t.length, wall };
 }
 
 function fill(length: number, salt: number): Float32Array {
@@ -206,7 +210,7 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
         const t = measure(kernelCall(kernel, operand, a, n), repeat, warmup);
         if (format === 'dense') denseMs = t.median;
         if (format === 'dense' && !formats.includes('dense')) continue;
-        Object.assign(row, { medianMs: t.median, minMs: t.min, maxMs: t.max, samples: t.samples, gflops: (2 * a.nnz * n) / (t.median * 1e6) });
+        Object.assign(row, { medianMs: t.median, minMs: t.min, maxMs: t.max, samples: t.samples, measuredMs: t.wall, gflops: (2 * a.nnz * n) / (t.median * 1e6) });
         if (denseMs !== undefined) row.vsDense = denseMs / t.median;
         rows.push(row);
       }
@@ -241,7 +245,7 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
   const meta = { shears: i.version, kernel, cpu: i.cpu, cores: os.cpus().length, threads: i.threads, isa: i.isa.active, device: 'cpu' };
   if (o.json) console.log(JSON.stringify({ meta, rows, summary, advice, failed, peerNote: peerNote ?? null }, null, 2));
   else if (o.csv) {
-    const cols: (keyof BenchRow)[] = ['file', 'rows', 'cols', 'nnz', 'n', 'format', 'medianMs', 'minMs', 'maxMs', 'samples', 'gflops', 'vsDense', 'vsTorchMm', 'vsTorchSparse', 'skipped'];
+    const cols: (keyof BenchRow)[] = ['file', 'rows', 'cols', 'nnz', 'n', 'format', 'medianMs', 'minMs', 'maxMs', 'samples', 'gflops', 'vsDense', 'vsTorchMm', 'vsTorchSparse', 'measuredMs', 'skipped'];
     console.log(cols.join(','));
     for (const r of rows) console.log(cols.map((c) => (r[c] === undefined ? '' : JSON.stringify(r[c]))).join(','));
   } else if (kernel === 'advise') {

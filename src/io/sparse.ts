@@ -186,6 +186,31 @@ function parseNpy(bytes: Uint8Array, name: string, entry: string): NpyArray {
 
 const count = (a: NpyArray) => a.shape.reduce((x, y) => x * y, 1);
 
+/** An .npy array of numbers in its own type (little-endian types as aligned typed-array copies). */
+function npyTyped(a: NpyArray, name: string, entry: string, owned = false): Float32Array | Float64Array | Int32Array | BigInt64Array | Float64Array {
+  const n = count(a);
+  const copy = <T>(width: number, make: (buf: ArrayBufferLike, offset: number, length: number) => T): T => {
+    if (a.data.length < n * width) throw invalid(name, `${entry}: ${a.data.length} data bytes for ${n} values of ${a.descr}`);
+    // A view when aligned (the unzipped buffer is ours), else one copy.
+    if (owned && a.data.byteOffset % width === 0) return make(a.data.buffer, a.data.byteOffset, n);
+    const buf = new ArrayBuffer(n * width);
+    new Uint8Array(buf).set(a.data.subarray(0, n * width));
+    return make(buf, 0, n);
+  };
+  switch (LITTLE_ENDIAN ? a.descr.replace(/^=/, '<') : '') {
+    case '<f4':
+      return copy(4, (b, o, l) => new Float32Array(b, o, l));
+    case '<f8':
+      return copy(8, (b, o, l) => new Float64Array(b, o, l));
+    case '<i4':
+      return copy(4, (b, o, l) => new Int32Array(b, o, l));
+    case '<i8':
+      return copy(8, (b, o, l) => new BigInt64Array(b, o, l));
+    default:
+      return npyNumbers(a, name, entry);
+  }
+}
+
 /** An .npy array of numbers as float64 values (checked against its shape). */
 function npyNumbers(a: NpyArray, name: string, entry: string): Float64Array {
   const m = /^([<>|=])([fiub])(\d+)$/.exec(a.descr);
@@ -210,17 +235,20 @@ function npyNumbers(a: NpyArray, name: string, entry: string): Float64Array {
   return out;
 }
 
-function indices(values: Float64Array, name: string, entry: string): Int32Array {
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+function indices(values: ArrayLike<number | bigint>, name: string, entry: string): Int32Array {
+  if (values instanceof Int32Array) return values; // ranges are checked with the whole structure
   const out = new Int32Array(values.length);
   for (let i = 0; i < values.length; i++) {
-    const v = values[i];
+    const v = Number(values[i]);
     if (!(Number.isInteger(v) && v >= 0 && v <= 2147483647)) throw invalid(name, `${entry}[${i}] = ${v} is not an index`);
     out[i] = v;
   }
   return out;
 }
 
-function parseNpz(bytes: Uint8Array, name: string, o: ReadSparseOptions): CsrMatrix | BsrMatrix {
+function parseNpz(bytes: Uint8Array, name: string, o: ReadSparseOptions, owned: boolean): CsrMatrix | BsrMatrix {
   let files: Record<string, Uint8Array>;
   try {
     files = unzipSync(bytes);
@@ -236,17 +264,18 @@ function parseNpz(bytes: Uint8Array, name: string, o: ReadSparseOptions): CsrMat
   const text = fmt.descr.includes('U')
     ? String.fromCharCode(...Array.from({ length: fmt.data.length / 4 }, (_, i) => new DataView(fmt.data.buffer, fmt.data.byteOffset).getUint32(4 * i, true)).filter((c) => c))
     : new TextDecoder().decode(fmt.data).replace(/\0+$/, '');
-  const shape = npyNumbers(arr('shape'), name, 'shape.npy');
+  const shape = Array.from(npyTyped(arr('shape'), name, 'shape.npy'), Number);
   if (shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 2147483647)) throw invalid(name, 'shape.npy is not two dimensions');
   const [rows, cols] = shape;
-  const data = Float32Array.from(npyNumbers(arr('data'), name, 'data.npy'));
+  const raw = npyTyped(arr('data'), name, 'data.npy', owned);
+  const data = raw instanceof Float32Array ? raw : Float32Array.from(raw, Number);
   const dup = { duplicates: o.duplicates ?? 'sum' } as const;
   try {
     switch (text) {
       case 'csr':
       case 'csc': {
-        const ind = indices(npyNumbers(arr('indices'), name, 'indices.npy'), name, 'indices.npy');
-        const ptr = indices(npyNumbers(arr('indptr'), name, 'indptr.npy'), name, 'indptr.npy');
+        const ind = indices(npyTyped(arr('indices'), name, 'indices.npy', owned), name, 'indices.npy');
+        const ptr = indices(npyTyped(arr('indptr'), name, 'indptr.npy', owned), name, 'indptr.npy');
         if (text === 'csr') return new CsrMatrix(rows, cols, ptr, ind, data);
         // CSC: indptr over columns, indices are rows.
         if (ptr.length !== cols + 1 || ptr[cols] !== ind.length || ind.length !== data.length) throw new RangeError('inconsistent CSC arrays');
@@ -258,13 +287,13 @@ function parseNpz(bytes: Uint8Array, name: string, o: ReadSparseOptions): CsrMat
         return CsrMatrix.fromCoo(rows, cols, ind, colOf, data, dup);
       }
       case 'coo':
-        return CsrMatrix.fromCoo(rows, cols, indices(npyNumbers(arr('row'), name, 'row.npy'), name, 'row.npy'), indices(npyNumbers(arr('col'), name, 'col.npy'), name, 'col.npy'), data, dup);
+        return CsrMatrix.fromCoo(rows, cols, indices(npyTyped(arr('row'), name, 'row.npy', owned), name, 'row.npy'), indices(npyTyped(arr('col'), name, 'col.npy', owned), name, 'col.npy'), data, dup);
       case 'bsr': {
         const d = arr('data');
         if (d.shape.length !== 3) throw new RangeError('BSR data is not [blocks, blockRows, blockCols]');
         const [, br, bc] = d.shape;
-        const ind = indices(npyNumbers(arr('indices'), name, 'indices.npy'), name, 'indices.npy');
-        const ptr = indices(npyNumbers(arr('indptr'), name, 'indptr.npy'), name, 'indptr.npy');
+        const ind = indices(npyTyped(arr('indices'), name, 'indices.npy', owned), name, 'indices.npy');
+        const ptr = indices(npyTyped(arr('indptr'), name, 'indptr.npy', owned), name, 'indptr.npy');
         return new BsrMatrix(rows, cols, { blockRows: br, blockCols: bc }, ptr, ind, data);
       }
       default:
@@ -303,9 +332,10 @@ function npzBytes(a: CsrMatrix | BsrMatrix, compressed: boolean): Uint8Array {
 
 // ── API ─────────────────────────────────────────────────────────────────────────────────────────
 
-function source(path: string | Uint8Array): { name: string; read: () => Uint8Array; readAsync: () => Promise<Uint8Array> } {
-  if (typeof path === 'string') return { name: path, read: () => readFileSync(path), readAsync: () => readFile(path) };
-  if (path instanceof Uint8Array) return { name: '<bytes>', read: () => path, readAsync: async () => path };
+/** Where the bytes come from; `owned`: read from a file for this call, so results may view them. */
+function source(path: string | Uint8Array): { name: string; owned: boolean; read: () => Uint8Array; readAsync: () => Promise<Uint8Array> } {
+  if (typeof path === 'string') return { name: path, owned: true, read: () => readFileSync(path), readAsync: () => readFile(path) };
+  if (path instanceof Uint8Array) return { name: '<bytes>', owned: false, read: () => path, readAsync: async () => path };
   throw typeError('path', 'a path or a Uint8Array', path);
 }
 
@@ -329,7 +359,7 @@ export function readSparse(path: string | Uint8Array, options?: ReadSparseOption
     const r = native.parseMatrixMarket(...mtxArgs(src.name, bytes, o));
     return CsrMatrix.fromStructure(r.rows, r.cols, r);
   }
-  return format === 'smtx' ? parseSmtx(bytes, src.name, o) : parseNpz(bytes, src.name, o);
+  return format === 'smtx' ? parseSmtx(bytes, src.name, o) : parseNpz(bytes, src.name, o, src.owned);
 }
 
 export async function readSparseAsync(path: string | Uint8Array, options?: ReadSparseOptions): Promise<CsrMatrix | BsrMatrix> {
@@ -342,7 +372,7 @@ export async function readSparseAsync(path: string | Uint8Array, options?: ReadS
       const r = await native.parseMatrixMarketAsync(...mtxArgs(src.name, bytes, o));
       return CsrMatrix.fromStructure(r.rows, r.cols, r);
     }
-    return format === 'smtx' ? parseSmtx(bytes, src.name, o) : parseNpz(bytes, src.name, o);
+    return format === 'smtx' ? parseSmtx(bytes, src.name, o) : parseNpz(bytes, src.name, o, src.owned);
   });
 }
 
