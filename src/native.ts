@@ -66,6 +66,8 @@ export interface NativeLayer {
   relu: boolean;
   dropout: number;
   frozen?: boolean;
+  /** -1 (default): CSR when the kept fraction is at most sparseBelow; 0: dense; 1: CSR. */
+  execution?: number;
   /** Activation sums over training samples (|a| and zeros per output), accumulated in place. */
   actAbs?: Float64Array;
   actZero?: Float64Array;

@@ -171,6 +171,24 @@ describe('trainer', () => {
     asDense().forEach((v, i) => expect(Math.abs(v - second[i])).toBeLessThan(1e-5));
   });
 
+  it("sparseExecution 'auto': the advisor picks each layer's kernel, and the results match density-based execution", async () => {
+    const r = caseRng();
+    const data = randomData(96, 40, 4, r);
+    const run = async (sparseExecution: 'density' | 'auto') => {
+      const model = new Sequential([new Linear(40, 64), new ReLU(), new Linear(64, 4)], { seed: 4, sparseExecution });
+      const fit = await new Trainer(model, { optimizer: { lr: 0.05, momentum: 0.9 }, pruning: { schedule: { kind: 'oneShot', sparsity: 0.9 }, scope: 'layer' } }).fit(data, { epochs: 2, batchSize: 32 });
+      return { model, fit };
+    };
+    const density = await run('density'), auto = await run('auto');
+    for (const k of auto.fit.epochs[1].kernels) expect(['csr', 'dense']).toContain(k);
+    const plan = auto.model.executionPlan(256); // timed now, cached until the weights change
+    expect(auto.model.summary().map((row) => row.kernel)).toEqual(plan.map((p) => (p ? 'csr' : 'dense')));
+    auto.model.linears().forEach((l, i) => l.weight.forEach((w, j) => expect(Math.abs(w - density.model.linears()[i].weight[j])).toBeLessThan(1e-5)));
+    const a = auto.model.predict(data.x, data.n), b = density.model.predict(data.x, data.n);
+    a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThan(1e-4));
+    expectThrows(() => new Sequential([new Linear(2, 2)], { sparseExecution: 'fast' as 'auto' }), RangeError, 'sparseExecution');
+  });
+
   it('schedules: gradual, iterative and one-shot sparsities equal the hand-computed values', async () => {
     // Zhu & Gupta with s_i = 0, s_f = 0.9 over 2 epochs of 10 steps, every 5 steps.
     const g = planPruning({ kind: 'gradual', finalSparsity: 0.9, endEpoch: 2, frequency: 5 }, 3, 10);

@@ -92,6 +92,9 @@ std::shared_ptr<std::vector<tr::Layer>> layers_arg(const Napi::Value& v, Task& t
     if (!(p >= 0 && p < 1)) range_error("a dropout probability in [0, 1)", (name + ".dropout").c_str(), std::to_string(p));
     l.dropout = static_cast<float>(p);
     l.frozen = bool_field(o, "frozen", name);
+    const double ex = number_field(o, "execution", name, -1);
+    if (ex != -1 && ex != 0 && ex != 1) range_error("-1 (by density), 0 (dense) or 1 (sparse)", (name + ".execution").c_str(), std::to_string(ex));
+    l.execution = static_cast<int>(ex);
     layers->push_back(l);
   }
   return layers;

@@ -8,6 +8,7 @@ import { optionsObject, rangeError, typeError } from '../errors.js';
 import { loadSafetensors, saveSafetensors, type SaveOptions, type StateEntry } from '../io/safetensors.js';
 import { native, withCallerStack, type NativeLayer } from '../native.js';
 import { Tensor } from '../prune/tensor.js';
+import { advise } from '../sparse/advise.js';
 import { CsrMatrix } from '../sparse/csr.js';
 
 /** A fully connected layer `y = x·Wᵀ + b` with W `[out, in]` (nn.Linear's layout). */
@@ -33,7 +34,7 @@ export class Linear {
    * Inference plan cached on first use (see Sequential.invalidate): the kept fraction and, for a
    * layer that runs sparse, the CSR of its kept weights.
    */
-  inference?: { density: number; csr?: CsrMatrix };
+  inference?: { density: number; csr?: CsrMatrix; auto?: Map<number, boolean> };
 
   constructor(inFeatures: number, outFeatures: number, options?: { bias?: boolean }) {
     for (const [name, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
@@ -109,12 +110,20 @@ export class Sequential {
   readonly modules: Module[];
   /** A layer whose kept fraction is at most this runs with CSR kernels (default 0.3, from the benchmark crossover). */
   sparseBelow: number;
+  /**
+   * How each layer picks dense or CSR execution: 'density' (default: by `sparseBelow`) or 'auto':
+   * the format advisor times both on this machine for the layer's pattern and the batch size, and
+   * the faster runs (inference: per cached plan; training: decided at the start of every epoch).
+   */
+  sparseExecution: 'density' | 'auto';
 
-  constructor(modules: Module[], options?: { seed?: number; sparseBelow?: number }) {
+  constructor(modules: Module[], options?: { seed?: number; sparseBelow?: number; sparseExecution?: 'density' | 'auto' }) {
     if (!Array.isArray(modules)) throw typeError('modules', 'an Array of modules', modules);
     const o = optionsObject(options);
     this.modules = modules;
     this.sparseBelow = o.sparseBelow ?? 0.3;
+    this.sparseExecution = o.sparseExecution ?? 'density';
+    if (this.sparseExecution !== 'density' && this.sparseExecution !== 'auto') throw rangeError('sparseExecution', "'density' or 'auto'", this.sparseExecution);
     if (typeof this.sparseBelow !== 'number' || !(this.sparseBelow >= 0 && this.sparseBelow <= 1))
       throw rangeError('sparseBelow', 'a fraction in [0, 1]', this.sparseBelow);
     let prev: Linear | undefined;
@@ -170,17 +179,35 @@ export class Sequential {
     for (const l of this.linears()) l.inference = undefined;
   }
 
-  /** Native layers for inference, with each sparse-running layer's CSR built once and cached. */
-  private inferenceLayers(): NativeLayer[] {
-    const layers = this.nativeLayers();
-    this.linears().forEach((l, i) => {
+  /**
+   * Whether each linear layer runs CSR for batches of `batch`: by density, or with 'auto' by the
+   * advisor (timed once per layer and batch size until the weights change).
+   */
+  executionPlan(batch: number): boolean[] {
+    return this.linears().map((l) => {
       if (!l.inference) {
         let kept = 0;
         for (let j = 0; j < l.mask.length; j++) kept += l.mask[j];
         l.inference = { density: kept / l.mask.length };
       }
-      if (l.inference.density > this.sparseBelow) return;
-      const csr = (l.inference.csr ??= CsrMatrix.fromDense(l.weight, l.outFeatures, l.inFeatures, { mask: l.mask }));
+      if (this.sparseExecution === 'density') return l.inference.density <= this.sparseBelow;
+      const auto = (l.inference.auto ??= new Map());
+      if (!auto.has(batch)) {
+        const csr = (l.inference.csr ??= CsrMatrix.fromDense(l.weight, l.outFeatures, l.inFeatures, { mask: l.mask }));
+        auto.set(batch, advise(csr, batch, { candidates: ['csr', 'dense'], minMs: 5 }).best === 'csr');
+      }
+      return auto.get(batch)!;
+    });
+  }
+
+  /** Native layers for inference, with each sparse-running layer's CSR built once and cached. */
+  private inferenceLayers(batch: number): NativeLayer[] {
+    const layers = this.nativeLayers();
+    const plan = this.executionPlan(batch);
+    this.linears().forEach((l, i) => {
+      layers[i].execution = plan[i] ? 1 : 0;
+      if (!plan[i]) return;
+      const csr = (l.inference!.csr ??= CsrMatrix.fromDense(l.weight, l.outFeatures, l.inFeatures, { mask: l.mask }));
       layers[i].csr = { rowPtr: csr.rowPtr, colIdx: csr.colIdx, values: csr.values };
     });
     return layers;
@@ -219,24 +246,27 @@ export class Sequential {
   /** Logits `[n, classes]` for `n` samples `x` `[n, inFeatures]`, in batches (default 256). */
   predict(x: Float32Array, n: number, batch = 256): Float32Array {
     this.checkInputs(x, n);
-    return native.predict(this.inferenceLayers(), x, n, batch, this.sparseBelow);
+    return native.predict(this.inferenceLayers(Math.min(batch, Math.max(n, 1))), x, n, batch, this.sparseBelow);
   }
 
   predictAsync(x: Float32Array, n: number, batch = 256): Promise<Float32Array> {
     return withCallerStack(async () => {
       this.checkInputs(x, n);
-      return native.predictAsync(this.inferenceLayers(), x, n, batch, this.sparseBelow);
+      return native.predictAsync(this.inferenceLayers(Math.min(batch, Math.max(n, 1))), x, n, batch, this.sparseBelow);
     });
   }
 
   /** Per linear layer: shape, parameters, kept weights, sparsity and the kernel it runs with. */
   summary(): SummaryRow[] {
     const rows: SummaryRow[] = [];
+    const plan = this.executionPlan(256);
+    let li = 0;
     this.modules.forEach((m, index) => {
       if (!(m instanceof Linear)) return;
       let kept = 0;
       for (let i = 0; i < m.mask.length; i++) kept += m.mask[i];
       const density = kept / m.mask.length;
+      const sparse = plan[li++];
       rows.push({
         index,
         name: `${index}.weight`,
@@ -244,7 +274,7 @@ export class Sequential {
         params: m.params,
         kept,
         sparsity: 1 - density,
-        kernel: density <= this.sparseBelow ? 'csr' : 'dense',
+        kernel: sparse ? 'csr' : 'dense',
       });
     });
     return rows;

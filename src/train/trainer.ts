@@ -235,8 +235,11 @@ export class Trainer {
           const lr = new Float32Array(stepsPerEpoch);
           for (let s = 0; s < stepsPerEpoch; s++) lr[s] = learningRate(opt.lr, first + s, stepsPerEpoch, epochs, this.options.lrSchedule);
           // Only-pruned fine-tuning freezes the layers no schedule touches.
+          // 'auto' execution: the advisor's choice per layer for this epoch's batch size.
+          const plan = model.sparseExecution === 'auto' ? model.executionPlan(batch) : undefined;
           const layers = model.nativeLayers(true).map((l, i) => ({
             ...l,
+            execution: plan ? (plan[i] ? 1 : 0) : -1,
             frozen: pruning?.onlyPruned ? !pruneTargets.has(i) : false,
             actAbs: stats?.[i].abs,
             actZero: stats?.[i].zero,

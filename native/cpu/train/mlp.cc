@@ -106,6 +106,7 @@ void apply_mask(Layer& l) {
 }
 
 bool runs_sparse(const Layer& l, double sparse_below) {
+  if (l.execution >= 0) return l.execution == 1;
   const int64_t size = l.in * l.out;
   return size > 0 && static_cast<double>(kept_count(l)) <= sparse_below * static_cast<double>(size);
 }

@@ -30,6 +30,7 @@ struct Layer {
   bool relu = false;        // ReLU after the affine map
   float dropout = 0.0f;     // dropout probability after the activation (training only)
   bool frozen = false;      // not updated (fine-tuning only the pruned layers)
+  int execution = -1;       // -1: CSR when the kept fraction is at most sparse_below; 0: dense; 1: CSR
   // Optional activation statistics of the layer's outputs (after ReLU, before dropout), summed
   // over the training samples: |a| and the count of exact zeros (APoZ), one per output neuron.
   double* act_abs = nullptr;
