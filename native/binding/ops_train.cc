@@ -139,6 +139,20 @@ void check_data(const Array<float>& x, const Array<int32_t>* y, int64_t n, int64
   }
 }
 
+// x [n, features] and y [n] of a call, checked against the layers and pinned.
+struct Samples {
+  Array<float> x;
+  Array<int32_t> y;
+};
+Samples samples_arg(const Napi::CallbackInfo& info, Task& t, const std::vector<tr::Layer>& layers) {
+  Samples s{f32(info[1], "x"), i32(info[2], "y")};
+  t.pin(s.x.handle);
+  t.pin(s.y.handle);
+  if (s.y.length == 0) range_error("at least one sample", "y", "an empty array");
+  check_data(s.x, &s.y, s.y.length, layers.front().in, layers.back().out);
+  return s;
+}
+
 struct ProgressFn {
   Napi::ThreadSafeFunction fn;
   bool active = false;
@@ -150,14 +164,9 @@ struct ProgressFn {
 Task prepare_train(const Napi::CallbackInfo& info) {
   Task t;
   auto layers = layers_arg(info[0], t, true);
-  const Array<float> x = f32(info[1], "x");
-  const Array<int32_t> y = i32(info[2], "y");
-  t.pin(x.handle);
-  t.pin(y.handle);
+  const auto [x, y] = samples_arg(info, t, *layers);
   const int64_t features = layers->front().in, classes = layers->back().out;
   const int64_t n = y.length;
-  check_data(x, &y, n, features, classes);
-  if (n == 0) range_error("at least one training sample", "y", "an empty array");
   Napi::Object o = object_arg(info[3], "options");
   auto cfg = std::make_shared<tr::EpochConfig>();
   cfg->x = x.data;
@@ -341,13 +350,8 @@ Task prepare_predict(const Napi::CallbackInfo& info) {
 Task prepare_gradients(const Napi::CallbackInfo& info) {
   Task t;
   auto layers = layers_arg(info[0], t, false);
-  const Array<float> x = f32(info[1], "x");
-  const Array<int32_t> y = i32(info[2], "y");
-  t.pin(x.handle);
-  t.pin(y.handle);
+  const auto [x, y] = samples_arg(info, t, *layers);
   const int64_t n = y.length;
-  if (n == 0) range_error("at least one sample", "y", "an empty array");
-  check_data(x, &y, n, layers->front().in, layers->back().out);
   const bool sparse = boolean(info[3], "sparse", false);
   Napi::Env env = info.Env();
   Napi::Array dws = Napi::Array::New(env, layers->size()), dbs = Napi::Array::New(env, layers->size());

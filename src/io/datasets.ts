@@ -9,6 +9,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 import { rangeError, typeError } from '../errors.js';
+import { uniformGenerator } from '../prune/random.js';
 import type { Dataset } from '../train/trainer.js';
 
 function readMaybeGz(file: string): Uint8Array {
@@ -77,14 +78,7 @@ export function mnist(): { train: Dataset; test: Dataset } {
   const all: [number, number][] = [];
   for (let j = 0; j < Math.max(...per); j++) for (let d = 0; d < 10; d++) if (j < per[d]) all.push([d, j]);
   // A fixed shuffle (mulberry32, seed 0), then the first 8,000 train and the rest test.
-  let state = 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = uniformGenerator(0);
   for (let i = all.length - 1; i > 0; i--) {
     const k = Math.floor(next() * (i + 1));
     [all[i], all[k]] = [all[k], all[i]];

@@ -15,6 +15,7 @@ import { unzipSync, zipSync } from 'fflate';
 
 import { optionsObject, rangeError, typeError } from '../errors.js';
 import { native, withCallerStack } from '../native.js';
+import { uniformGenerator } from '../prune/random.js';
 import { BsrMatrix } from '../sparse/bsr.js';
 import { CsrMatrix } from '../sparse/csr.js';
 
@@ -118,14 +119,7 @@ function integersOf(bytes: Uint8Array, from: number, to: number, name: string, l
 }
 
 function normals(n: number, seed: number): Float32Array {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = uniformGenerator(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
     const r = Math.sqrt(-2 * Math.log(1 - next())), a = 2 * Math.PI * next();

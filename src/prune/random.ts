@@ -18,6 +18,18 @@ export function randomScores(n: number, seed: number): Float32Array {
   return out;
 }
 
+/** mulberry32: a small seeded generator of uniform numbers in [0, 1) (initialisation, shuffles, fill values). */
+export function uniformGenerator(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export function seedOf(seed: unknown): number {
   if (seed === undefined) return Math.floor(Math.random() * 2 ** 32);
   if (typeof seed !== 'number') throw typeError('seed', 'an integer', seed);

@@ -7,6 +7,7 @@
 import { optionsObject, rangeError, typeError } from '../errors.js';
 import { loadSafetensors, saveSafetensors, type SaveOptions, type StateEntry } from '../io/safetensors.js';
 import { native, withCallerStack, type NativeLayer } from '../native.js';
+import { uniformGenerator } from '../prune/random.js';
 import { Tensor } from '../prune/tensor.js';
 import { advise } from '../sparse/advise.js';
 import { CsrMatrix } from '../sparse/csr.js';
@@ -75,18 +76,6 @@ export class Dropout {
 
 export type Module = Linear | ReLU | Flatten | Dropout;
 
-/** mulberry32: the seeded generator behind the initialisation. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface SummaryRow {
   index: number;
   name: string;
@@ -146,7 +135,7 @@ export class Sequential {
 
   /** Re-initialises every linear layer as nn.Linear does: W and b uniform in ±1/sqrt(in). */
   reset(seed = 0): void {
-    const r = rng(seed);
+    const r = uniformGenerator(seed);
     for (const l of this.linears()) {
       const bound = 1 / Math.sqrt(l.inFeatures);
       for (let i = 0; i < l.weight.length; i++) l.weight[i] = (2 * r() - 1) * bound;
