@@ -336,6 +336,26 @@ describe('trainer', () => {
     expect([m.train.n, m.test.n]).toEqual([8000, 2000]);
   });
 
+  it('adaptive: steps grow while accuracy holds, and a step that costs too much is undone and halved', async () => {
+    const r = caseRng();
+    const data = randomData(200, 16, 3, r), val = randomData(60, 16, 3, r);
+    // Tolerance 0.999: every step is kept; targets 0.2, then 0.2 + 0.3, then capped at the final 0.8.
+    const free = new Trainer(mlp([16, 12, 3], seed), { optimizer: { lr: 0.05 }, pruning: { schedule: { kind: 'adaptive', finalSparsity: 0.8, step: 0.2, tolerance: 0.999 } } });
+    const fit = await free.fit(data, { epochs: 5, batchSize: 20, validation: val });
+    const steps = fit.epochs.flatMap((e) => e.pruned);
+    expect(steps.map((p) => p.target)).toEqual([0.2, 0.5, 0.8]);
+    expect(steps.every((p) => p.accepted)).toBe(true);
+    // Tolerance -0.9 (demand a 90-point gain on 3 random classes): every step is undone, the masks stay, the step halves.
+    const model = mlp([16, 12, 3], seed);
+    const strict = new Trainer(model, { optimizer: { lr: 0.05 }, pruning: { schedule: { kind: 'adaptive', finalSparsity: 0.8, step: 0.4, tolerance: -0.9 } } });
+    const fit2 = await strict.fit(data, { epochs: 4, batchSize: 20, validation: val });
+    const tried = fit2.epochs.flatMap((e) => e.pruned);
+    expect(tried.map((p) => p.target)).toEqual([0.4, 0.2, 0.1]);
+    expect(tried.every((p) => p.accepted === false && p.accuracy !== undefined)).toBe(true);
+    expect(model.linears().every((l) => l.mask.every((m) => m === 1))).toBe(true);
+    await expect(strict.fit(data, { epochs: 2, batchSize: 20 })).rejects.toThrow(/validation/);
+  });
+
   it('lottery ticket with late rewinding: kept weights go back to their values before step k (inside an epoch)', async () => {
     const r = caseRng();
     const data = randomData(64, 12, 4, r);

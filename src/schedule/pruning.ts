@@ -24,7 +24,7 @@ export type PruningSchedule =
    * Accuracy-guarded: before each epoch after the first, prune `step` more (default 0.2) and
    * evaluate on the validation set. If accuracy fell more than `tolerance` (default 0.01) below the
    * dense model's, undo that step, halve the step and fine-tune; else keep it and grow the step by
-   * half. Stops at `finalSparsity`, or when accuracy would fall below `floor`. Needs `validation`.
+   * half. (A negative tolerance demands a gain over the dense model.) Stops at `finalSparsity`, or when accuracy would fall below `floor`. Needs `validation`.
    */
   | { kind: 'adaptive'; finalSparsity: number; step?: number; tolerance?: number; floor?: number }
   /**
@@ -132,7 +132,7 @@ export function planPruning(schedule: PruningSchedule, epochs: number, stepsPerE
       const step = schedule.step ?? 0.2;
       if (typeof step !== 'number' || !(step > 0 && step < 1)) throw rangeError('pruning.schedule.step', 'a sparsity step in (0, 1)', step);
       const tol = schedule.tolerance ?? 0.01;
-      if (typeof tol !== 'number' || !(tol >= 0 && tol < 1)) throw rangeError('pruning.schedule.tolerance', 'an accuracy drop in [0, 1)', tol);
+      if (typeof tol !== 'number' || !(tol > -1 && tol < 1)) throw rangeError('pruning.schedule.tolerance', 'an accuracy drop in (-1, 1) (negative: demand a gain)', tol);
       break; // decided epoch by epoch from validation accuracy (Trainer.fit)
     }
     case 'rigl':
