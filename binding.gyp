@@ -41,6 +41,7 @@
         "native/binding/ops_select.cc",
         "native/binding/ops_train.cc",
         "native/binding/ops_io.cc",
+        "native/binding/ops_cuda.cc",
         "native/binding/ops_scores.cc",
         "native/binding/addon.cc"
       ],

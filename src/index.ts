@@ -20,3 +20,4 @@ export { learningRate, type LrOptions, type LrSchedule } from './schedule/lr.js'
 export { gradualSparsity, planPruning, planRegrowth, type PlannedEvent, type PruningSchedule, type RegrowEvent } from './schedule/pruning.js';
 export * as datasets from './io/datasets.js';
 export { readSparse, readSparseAsync, sparseBytes, writeSparse, writeSparseAsync, type ReadSparseOptions, type SparseFormat, type WriteSparseOptions } from './io/sparse.js';
+export { cudaUsable, resolveDevice, type Device } from './tensor/device.js';

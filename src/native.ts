@@ -145,6 +145,12 @@ export type NativeBinding = {
   Both<'nmMask', [scores: F32, m: number, n: number, mask: Maybe<Uint8Array>, nan: Maybe<string>], Uint8Array> &
   Both<'trainEpoch', [layers: NativeLayer[], x: F32, y: I32, options: NativeEpochOptions, onProgress?: (p: NativeProgress) => void], NativeEpochResult> &
   Both<'parseMatrixMarket', [bytes: Uint8Array, name: string, sumDuplicates: boolean], Structure & { rows: number; cols: number; format: string; field: string; symmetry: string; entries: number }> &
+  Both<'cudaCsrMatmul', [...Csr, b: F32, n: number, out: Maybe<F32>], F32> &
+  Both<'cudaCsrSddmm', [...Csr, x: F32, y: F32, n: number, out: Maybe<F32>], F32> &
+  Both<'cudaMaskedSgd', [w: F32, g: F32, v: F32, mask: Maybe<Uint8Array>, lr: number, momentum: number, weightDecay: number, nesterov: boolean], void> & {
+    cudaMemory(): { inUse: number; cached: number };
+    cudaEmptyCache(): void;
+  } &
   Both<'maskedSgd', [w: F32, g: F32, v: F32, mask: Maybe<Uint8Array>, lr: number, momentum: number, weightDecay: number, nesterov: boolean], void> &
   Both<'predict', [layers: NativeLayer[], x: F32, n: number, batch: number, sparseBelow: number], F32> & {
     gradients(layers: NativeLayer[], x: F32, y: I32, sparse: boolean): { loss: number; dw: F32[]; db: F32[] };

@@ -118,6 +118,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_score_ops(env, exports);
   register_train_ops(env, exports);
   register_io_ops(env, exports);
+  register_cuda_ops(env, exports);
   return exports;
 }
 

@@ -11,5 +11,6 @@ void register_select_ops(Napi::Env env, Napi::Object exports);
 void register_score_ops(Napi::Env env, Napi::Object exports);
 void register_train_ops(Napi::Env env, Napi::Object exports);
 void register_io_ops(Napi::Env env, Napi::Object exports);
+void register_cuda_ops(Napi::Env env, Napi::Object exports);
 
 }  // namespace shears::binding

@@ -7,7 +7,8 @@
 
 namespace shears {
 
-enum class ErrorKind { kType, kRange, kGeneric, kAlloc };
+// kDevice: a CUDA failure (an Error with code ERR_SHEARS_CUDA; device out-of-memory is kAlloc).
+enum class ErrorKind { kType, kRange, kGeneric, kAlloc, kDevice };
 
 class Error : public std::runtime_error {
  public:
@@ -20,6 +21,7 @@ class Error : public std::runtime_error {
       case ErrorKind::kType: return "ERR_SHEARS_INVALID_ARG_TYPE";
       case ErrorKind::kRange: return "ERR_SHEARS_OUT_OF_RANGE";
       case ErrorKind::kAlloc: return "ERR_SHEARS_OUT_OF_MEMORY";
+      case ErrorKind::kDevice: return "ERR_SHEARS_CUDA";
       default: return "ERR_SHEARS_INTERNAL";
     }
   }

@@ -2,15 +2,22 @@
  * What CSR and BSR matrices share: the compressed-row structure, the products and their async
  * twins. Each product is one native call over the caller's memory (no copies).
  */
-import { optionsObject } from '../errors.js';
+import { optionsObject, rangeError } from '../errors.js';
 import { native, withCallerStack } from '../native.js';
+import { resolveDevice, type Device } from '../tensor/device.js';
 
 export interface OutOptions {
   /** Where to write the result (exact length, sharing no memory with the inputs); new otherwise. */
   out?: Float32Array;
 }
 
+export interface DeviceOutOptions extends OutOptions {
+  /** 'cpu' (default), 'cuda' (CSR only for now; arrays are copied to the GPU and back) or 'auto'. */
+  device?: Device;
+}
+
 type Op = 'Matvec' | 'Matmul' | 'MatmulT' | 'ToDense' | 'Sddmm';
+type CsrArgs = [rows: number, cols: number, rowPtr: Int32Array, colIdx: Int32Array, values: Float32Array];
 type AnyFn = (...args: unknown[]) => unknown;
 
 /** Token that lets native-built results skip re-validation (they are valid by construction). */
@@ -69,12 +76,25 @@ export abstract class SparseMatrix {
   }
 
   /** C = A·B with B dense row-major `[cols, n]`; C is `[rows, n]`. */
-  matmul(b: Float32Array, n: number, options?: OutOptions): Float32Array {
-    return this.call('Matmul', false, b, n, optionsObject(options).out) as Float32Array;
+  matmul(b: Float32Array, n: number, options?: DeviceOutOptions): Float32Array {
+    const o = optionsObject(options);
+    if (this.onCuda(o.device)) return native.cudaCsrMatmul(...(this.nativeArgs() as CsrArgs), b, n, o.out);
+    return this.call('Matmul', false, b, n, o.out) as Float32Array;
   }
 
-  matmulAsync(b: Float32Array, n: number, options?: OutOptions): Promise<Float32Array> {
-    return this.callAsync('Matmul', b, n, optionsObject(options).out);
+  matmulAsync(b: Float32Array, n: number, options?: DeviceOutOptions): Promise<Float32Array> {
+    return withCallerStack(async () => {
+      const o = optionsObject(options);
+      if (this.onCuda(o.device)) return native.cudaCsrMatmulAsync(...(this.nativeArgs() as CsrArgs), b, n, o.out);
+      return this.call('Matmul', true, b, n, o.out) as Promise<Float32Array>;
+    });
+  }
+
+  /** Whether a call with this `device` option runs on the GPU (CSR only for now). */
+  private onCuda(device: unknown): boolean {
+    if (resolveDevice(device) === 'cpu') return false;
+    if (this.format !== 'csr') throw rangeError('device', "'cpu' for BSR matrices (the CUDA BSR kernels are not built yet)", device);
+    return true;
   }
 
   /** C = Aᵀ·B with B dense row-major `[rows, n]`; C is `[cols, n]` (the backward pass). */

@@ -1,0 +1,149 @@
+// CUDA entry points (kernels in native/cuda), present in every build: without CUDA they throw a
+// clear ERR_SHEARS_CUDA error naming the build to use.
+//   cudaCsrMatmul(rows, cols, rowPtr, colIdx, values, b, n, out?) -> Float32Array [rows, n]
+//   cudaCsrSddmm(rows, cols, rowPtr, colIdx, values, x, y, n, out?) -> Float32Array [nnz]
+//   cudaMaskedSgd(w, g, v, mask?, lr, momentum, weightDecay, nesterov)
+//   cudaMemory() -> { inUse, cached }   cudaEmptyCache()
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "../core/errors.h"
+#include "../cpu/sparse/sparse.h"
+#include "args.h"
+#include "ops.h"
+#ifdef SHEARS_WITH_CUDA
+#include "../cuda/kernels.h"
+#include "../cuda/memory.h"
+#endif
+
+namespace shears::binding {
+namespace {
+
+#ifdef SHEARS_WITH_CUDA
+// rows, cols, rowPtr, colIdx, values at info[0..4], pinned on t and validated.
+cpu::CsrView csr_arg(const Napi::CallbackInfo& info, Task& t) {
+  const int64_t rows = dim(info[0], "rows"), cols = dim(info[1], "cols");
+  const Array<int32_t> ptr = i32(info[2], "rowPtr"), idx = i32(info[3], "colIdx");
+  const Array<float> val = f32(info[4], "values");
+  expect_length(ptr, rows + 1, "rowPtr", "rows + 1");
+  expect_length(val, idx.length, "values", "colIdx.length");
+  t.pin(ptr.handle);
+  t.pin(idx.handle);
+  t.pin(val.handle);
+  cpu::CsrView v{rows, cols, ptr.data, idx.data, val.data, idx.length};
+  cpu::validate_csr(v, "a");
+  return v;
+}
+
+Task prepare_matmul(const Napi::CallbackInfo& info) {
+  Task t;
+  const cpu::CsrView a = csr_arg(info, t);
+  const Array<float> b = f32(info[5], "b");
+  const int64_t n = dim(info[6], "n");
+  expect_length(b, checked_product(a.cols, n, "b"), "b", "[cols x n]");
+  t.pin(b.handle);
+  const Array<float> out = output(info.Env(), info[7], checked_product(a.rows, n, "out"), "out", "[rows x n]",
+                                  {{b.data, b.bytes()}, {a.val, static_cast<size_t>(a.stored) * sizeof(float)}});
+  const size_t slot = t.pin(out.handle);
+  const float* bd = b.data;
+  float* od = out.data;
+  t.run = [a, bd, n, od] { cuda::csr_spmm_host(a, bd, n, od); };
+  t.finish = [slot](Napi::Env, Task& self) { return self.pinned(slot); };
+  return t;
+}
+
+Task prepare_sddmm(const Napi::CallbackInfo& info) {
+  Task t;
+  const cpu::CsrView p = csr_arg(info, t);
+  const Array<float> x = f32(info[5], "x"), y = f32(info[6], "y");
+  const int64_t n = dim(info[7], "n");
+  expect_length(x, checked_product(p.rows, n, "x"), "x", "[rows x n]");
+  expect_length(y, checked_product(p.cols, n, "y"), "y", "[cols x n]");
+  t.pin(x.handle);
+  t.pin(y.handle);
+  const Array<float> out = output(info.Env(), info[8], p.nnz(), "out", "[nnz]", {{x.data, x.bytes()}, {y.data, y.bytes()}});
+  const size_t slot = t.pin(out.handle);
+  const float *xd = x.data, *yd = y.data;
+  float* od = out.data;
+  t.run = [p, xd, yd, n, od] { cuda::csr_sddmm_host(p, xd, yd, n, od); };
+  t.finish = [slot](Napi::Env, Task& self) { return self.pinned(slot); };
+  return t;
+}
+
+Task prepare_sgd(const Napi::CallbackInfo& info) {
+  Task t;
+  const Array<float> w = f32(info[0], "w"), g = f32(info[1], "g"), v = f32(info[2], "v");
+  expect_length(g, w.length, "g", "w.length");
+  expect_length(v, w.length, "v", "w.length");
+  const uint8_t* mask = nullptr;
+  if (!is_absent(info[3])) {
+    const Array<uint8_t> m = u8(info[3], "mask");
+    expect_length(m, w.length, "mask", "w.length");
+    mask = m.data;
+    t.pin(m.handle);
+  }
+  auto num = [&](int i, const char* name) {
+    if (!info[i].IsNumber()) type_error("a finite number", name, info[i]);
+    const double d = info[i].As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d)) range_error("a finite number", name, describe(info[i]));
+    return static_cast<float>(d);
+  };
+  const float lr = num(4, "lr"), momentum = num(5, "momentum"), wd = num(6, "weightDecay");
+  const bool nesterov = boolean(info[7], "nesterov", false);
+  t.pin(w.handle);
+  t.pin(g.handle);
+  t.pin(v.handle);
+  float *wd_ = w.data, *vd = v.data;
+  const float* gd = g.data;
+  const int64_t count = w.length;
+  t.run = [=] { cuda::masked_sgd_host(count, wd_, gd, vd, mask, lr, momentum, wd, nesterov); };
+  t.finish = [](Napi::Env env, Task&) { return env.Undefined(); };
+  return t;
+}
+
+Napi::Value memory(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("inUse", static_cast<double>(cuda::DeviceAllocator::instance().in_use_bytes()));
+  o.Set("cached", static_cast<double>(cuda::DeviceAllocator::instance().cached_bytes()));
+  return o;
+}
+
+Napi::Value empty_cache(const Napi::CallbackInfo& info) {
+  cuda::DeviceAllocator::instance().empty_cache();
+  return info.Env().Undefined();
+}
+#else
+Task unavailable(const Napi::CallbackInfo&) {
+  throw Error(ErrorKind::kDevice, "This build of shears has no CUDA: build it with npm run build:cuda where a CUDA toolkit is installed");
+}
+Napi::Value unavailable_value(const Napi::CallbackInfo& info) {
+  Napi::Error e = Napi::Error::New(info.Env(), "This build of shears has no CUDA: build it with npm run build:cuda where a CUDA toolkit is installed");
+  e.Set("code", "ERR_SHEARS_CUDA");
+  throw e;
+}
+#endif
+
+}  // namespace
+
+void register_cuda_ops(Napi::Env env, Napi::Object exports) {
+#ifdef SHEARS_WITH_CUDA
+  exports.Set("cudaCsrMatmul", Napi::Function::New(env, Sync<prepare_matmul>, "cudaCsrMatmul"));
+  exports.Set("cudaCsrMatmulAsync", Napi::Function::New(env, Async<prepare_matmul>, "cudaCsrMatmulAsync"));
+  exports.Set("cudaCsrSddmm", Napi::Function::New(env, Sync<prepare_sddmm>, "cudaCsrSddmm"));
+  exports.Set("cudaCsrSddmmAsync", Napi::Function::New(env, Async<prepare_sddmm>, "cudaCsrSddmmAsync"));
+  exports.Set("cudaMaskedSgd", Napi::Function::New(env, Sync<prepare_sgd>, "cudaMaskedSgd"));
+  exports.Set("cudaMaskedSgdAsync", Napi::Function::New(env, Async<prepare_sgd>, "cudaMaskedSgdAsync"));
+  exports.Set("cudaMemory", Napi::Function::New(env, memory, "cudaMemory"));
+  exports.Set("cudaEmptyCache", Napi::Function::New(env, empty_cache, "cudaEmptyCache"));
+#else
+  for (const char* name : {"cudaCsrMatmul", "cudaCsrSddmm", "cudaMaskedSgd"}) {
+    exports.Set(name, Napi::Function::New(env, Sync<unavailable>, name));
+    exports.Set(std::string(name) + "Async", Napi::Function::New(env, Async<unavailable>, (std::string(name) + "Async").c_str()));
+  }
+  exports.Set("cudaMemory", Napi::Function::New(env, unavailable_value, "cudaMemory"));
+  exports.Set("cudaEmptyCache", Napi::Function::New(env, unavailable_value, "cudaEmptyCache"));
+#endif
+}
+
+}  // namespace shears::binding

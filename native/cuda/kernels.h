@@ -1,0 +1,30 @@
+// The first CUDA kernel families: CSR SpMM, CSR SDDMM and the fused masked SGD step. Each has a
+// launcher over device pointers (for resident data) and a host entry that copies in, runs and
+// copies out (for arrays in host memory). Every CUDA call is checked (check.h).
+#pragma once
+
+#include <cstdint>
+
+#include "../cpu/sparse/sparse.h"
+
+namespace shears::cuda {
+
+// C[rows x n] = A·B, A CSR [rows x cols], B [cols x n] row-major: one warp per row, each lane
+// keeping four columns of C (128 per pass) in registers; B rows are read coalesced.
+void csr_spmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t* idx, const float* val,
+                     const float* b, float* c);
+// S[p] = dot(X[row(p), :], Y[col(p), :]) over n for every stored entry p: one warp per row, the
+// dot products reduced with warp shuffles.
+void csr_sddmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t* idx, const float* x,
+                      const float* y, float* out);
+// The fused masked SGD step (torch.optim.SGD semantics; pruned entries leave as +0).
+void masked_sgd_launch(int64_t count, float* w, const float* g, float* v, const uint8_t* mask, float lr,
+                       float momentum, float weight_decay, bool nesterov);
+
+// Host entries: arrays in host memory, validated views (the caller validates).
+void csr_spmm_host(const cpu::CsrView& a, const float* b, int64_t n, float* c);
+void csr_sddmm_host(const cpu::CsrView& p, const float* x, const float* y, int64_t n, float* out);
+void masked_sgd_host(int64_t count, float* w, const float* g, float* v, const uint8_t* mask, float lr, float momentum,
+                     float weight_decay, bool nesterov);
+
+}  // namespace shears::cuda

@@ -1,0 +1,90 @@
+/**
+ * CUDA kernels against the CPU kernels on fresh random inputs and edge shapes. Skips, saying why,
+ * where no CUDA device is usable (the CPU build, or a CUDA build without a GPU); the error a
+ * 'cuda' request gives there is tested everywhere.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { CsrMatrix, cudaUsable, info, sddmm } from '../../src/index.js';
+import { native } from '../../src/native.js';
+import { caseRng, seed } from '../helpers.js';
+
+const gpu = cudaUsable();
+const i = info().cuda;
+const reason = !i.compiled ? 'this is the CPU build (npm run build:cuda)' : `no usable CUDA device${i.error ? `: ${i.error}` : ''}`;
+
+/** Elementwise |got − want| ≤ abs + rel·|want| (float32 reductions in another order). */
+function expectClose(got: Float32Array, want: Float32Array, label: string, rel: number, abs = 1e-5): void {
+  expect(got.length, label).toBe(want.length);
+  for (let k = 0; k < got.length; k++)
+    if (!(Math.abs(got[k] - want[k]) <= abs + rel * Math.abs(want[k]))) expect.fail(`${label}: element ${k} is ${got[k]}, expected ${want[k]}`);
+}
+
+function randomCsr(rows: number, cols: number, density: number, r: () => number): CsrMatrix {
+  return CsrMatrix.fromDense(Float32Array.from({ length: rows * cols }, () => (r() < density ? r() * 2 - 1 : 0)), rows, cols);
+}
+
+describe('CUDA requests without a usable device', () => {
+  it.skipIf(gpu)(`fail with ERR_SHEARS_CUDA and fall back with 'auto' (${reason})`, async () => {
+    const a = randomCsr(4, 3, 0.5, caseRng());
+    const b = new Float32Array(3 * 2).fill(1);
+    let caught: (Error & { code?: string }) | undefined;
+    try {
+      a.matmul(b, 2, { device: 'cuda' });
+    } catch (e) {
+      caught = e as Error & { code?: string };
+    }
+    expect(caught?.code).toBe('ERR_SHEARS_CUDA');
+    expect(caught?.message).toMatch(/cuda/i);
+    expect(Array.from(a.matmul(b, 2, { device: 'auto' }))).toEqual(Array.from(a.matmul(b, 2)));
+    await expect(a.matmulAsync(b, 2, { device: 'cuda' })).rejects.toMatchObject({ code: 'ERR_SHEARS_CUDA' });
+    if (!i.compiled) expect(() => native.cudaMemory()).toThrow(/no CUDA/);
+  });
+});
+
+describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.name : `skipped: ${reason}`})`, () => {
+  const shapes: [number, number, number, number][] = [
+    [1, 1, 1, 1], [0, 5, 3, 0.5], [7, 0, 3, 0.5], [33, 17, 1, 0.3], [64, 64, 31, 0.2], [129, 70, 130, 0.1], [256, 512, 256, 0.05], [300, 200, 64, 0],
+  ];
+
+  it('CSR SpMM matches the CPU kernel (edge shapes, empty rows, n across the 128-column passes)', () => {
+    for (const [rows, cols, n, density] of shapes) {
+      const r = caseRng();
+      const a = randomCsr(rows, cols, density, r);
+      const b = Float32Array.from({ length: cols * n }, () => r() - 0.5);
+      const want = a.matmul(b, n);
+      const got = a.matmul(b, n, { device: 'cuda' });
+      expectClose(got, want, `spmm ${rows}×${cols}×${n} (seed ${seed})`, 1e-4);
+    }
+  });
+
+  it('CSR SDDMM matches the CPU kernel', () => {
+    for (const [rows, cols, n, density] of shapes) {
+      const r = caseRng();
+      const a = randomCsr(rows, cols, density, r);
+      const x = Float32Array.from({ length: rows * n }, () => r() - 0.5), y = Float32Array.from({ length: cols * n }, () => r() - 0.5);
+      const want = sddmm(a, x, y, n).values;
+      const got = native.cudaCsrSddmm(a.rows, a.cols, a.rowPtr, a.colIdx, a.values, x, y, n, undefined);
+      expectClose(got, want, `sddmm ${rows}×${cols}×${n} (seed ${seed})`, 1e-4);
+    }
+  });
+
+  it('the fused masked SGD step matches the CPU step; pruned entries are exactly +0; the allocator caches', () => {
+    const r = caseRng();
+    for (const n of [1, 1000, 1 << 20]) {
+      const w = Float32Array.from({ length: n }, () => r() - 0.5), g = Float32Array.from({ length: n }, () => r() - 0.5);
+      const v = Float32Array.from({ length: n }, () => r() - 0.5), mask = Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0));
+      const [w2, v2] = [w.slice(), v.slice()];
+      native.maskedSgd(w, g, v, mask, 0.05, 0.9, 1e-3, true);
+      native.cudaMaskedSgd(w2, g, v2, mask, 0.05, 0.9, 1e-3, true);
+      expectClose(w2, w, `sgd w n=${n}`, 1e-6);
+      expectClose(v2, v, `sgd v n=${n}`, 1e-6);
+      mask.forEach((m, k) => m || expect(Object.is(w2[k], 0)).toBe(true));
+    }
+    const mem = native.cudaMemory();
+    expect(mem.inUse).toBe(0);
+    expect(mem.cached).toBeGreaterThan(0);
+    native.cudaEmptyCache();
+    expect(native.cudaMemory().cached).toBe(0);
+  });
+});
