@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { advise, blockFill, CsrMatrix, writeSparse } from '../src/index.js';
+import { advise, blockFill, CsrMatrix, cudaUsable, writeSparse } from '../src/index.js';
 import { caseRng, expectThrows } from './helpers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -67,6 +67,11 @@ describe('shears bench', () => {
     expect(csv[0]).toBe('file,rows,cols,nnz,n,format,medianMs,minMs,maxMs,samples,gflops,vsDense,vsTorchMm,vsTorchSparse,measuredMs,skipped');
     const bad = spawnSync(process.execPath, [cli, 'bench', 'spmm', folder, '--formats', 'ell'], { cwd: root });
     expect(bad.stderr.toString()).toMatch(/--formats/);
+    if (!cudaUsable()) {
+      const noGpu = spawnSync(process.execPath, [cli, 'bench', 'spmm', folder, '--device', 'cuda'], { cwd: root });
+      expect(noGpu.status).not.toBe(0);
+      expect(noGpu.stderr.toString()).toMatch(/device 'cuda'/);
+    }
   });
 
   it('advise measures the candidates, skips blocks whose fill is too high, and caches', () => {

@@ -4,6 +4,7 @@
 //   cudaCsrSddmm(rows, cols, rowPtr, colIdx, values, x, y, n, out?) -> Float32Array [nnz]
 //   cudaMaskedSgd(w, g, v, mask?, lr, momentum, weightDecay, nesterov)
 //   cudaMemory() -> { inUse, cached }   cudaEmptyCache()
+//   cudaTimeKernel(kernel, rows, cols, rowPtr, colIdx, values, n, repeat, warmup) -> kernel-only times (ms)
 #include <cmath>
 #include <memory>
 #include <string>
@@ -102,6 +103,38 @@ Task prepare_sgd(const Napi::CallbackInfo& info) {
   return t;
 }
 
+// cudaTimeKernel(kernel, rows, cols, rowPtr, colIdx, values, n, repeat, warmup) -> { median, min, max, samples } (ms)
+Task prepare_time(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) type_error("'spmm', 'spmv' or 'sddmm'", "kernel", info[0]);
+  const std::string kernel = info[0].As<Napi::String>().Utf8Value();
+  Task t;
+  // csr_arg reads info[0..4]: shift by one through a view of the arguments.
+  const int64_t rows = dim(info[1], "rows"), cols = dim(info[2], "cols");
+  const Array<int32_t> ptr = i32(info[3], "rowPtr"), idx = i32(info[4], "colIdx");
+  const Array<float> val = f32(info[5], "values");
+  expect_length(ptr, rows + 1, "rowPtr", "rows + 1");
+  expect_length(val, idx.length, "values", "colIdx.length");
+  t.pin(ptr.handle);
+  t.pin(idx.handle);
+  t.pin(val.handle);
+  const cpu::CsrView a{rows, cols, ptr.data, idx.data, val.data, idx.length};
+  cpu::validate_csr(a, "a");
+  const int64_t n = positive_dim(info[6], "n");
+  const int repeat = static_cast<int>(positive_dim(info[7], "repeat"));
+  const int warmup = static_cast<int>(dim(info[8], "warmup"));
+  auto result = std::make_shared<cuda::KernelTiming>();
+  t.run = [=] { *result = cuda::time_csr_kernel(kernel.c_str(), a, n, repeat, warmup); };
+  t.finish = [result](Napi::Env env, Task&) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("median", result->median_ms);
+    o.Set("min", result->min_ms);
+    o.Set("max", result->max_ms);
+    o.Set("samples", result->samples);
+    return o;
+  };
+  return t;
+}
+
 Napi::Value memory(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("inUse", static_cast<double>(cuda::DeviceAllocator::instance().in_use_bytes()));
@@ -136,7 +169,9 @@ void register_cuda_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaMaskedSgdAsync", Napi::Function::New(env, Async<prepare_sgd>, "cudaMaskedSgdAsync"));
   exports.Set("cudaMemory", Napi::Function::New(env, memory, "cudaMemory"));
   exports.Set("cudaEmptyCache", Napi::Function::New(env, empty_cache, "cudaEmptyCache"));
+  exports.Set("cudaTimeKernel", Napi::Function::New(env, Sync<prepare_time>, "cudaTimeKernel"));
 #else
+  exports.Set("cudaTimeKernel", Napi::Function::New(env, Sync<unavailable>, "cudaTimeKernel"));
   for (const char* name : {"cudaCsrMatmul", "cudaCsrSddmm", "cudaMaskedSgd"}) {
     exports.Set(name, Napi::Function::New(env, Sync<unavailable>, name));
     exports.Set(std::string(name) + "Async", Napi::Function::New(env, Async<unavailable>, (std::string(name) + "Async").c_str()));

@@ -27,4 +27,13 @@ void csr_sddmm_host(const cpu::CsrView& p, const float* x, const float* y, int64
 void masked_sgd_host(int64_t count, float* w, const float* g, float* v, const uint8_t* mask, float lr, float momentum,
                      float weight_decay, bool nesterov);
 
+// Kernel-only timing for benchmarks: the operands are uploaded once (B, X, Y filled with a fixed
+// pattern), then `warmup` launches and timed launches (CUDA events around each) until at least
+// `repeat` samples and 50 ms. kernel: "spmm", "spmv" (n = 1) or "sddmm".
+struct KernelTiming {
+  double median_ms = 0, min_ms = 0, max_ms = 0;
+  int samples = 0;
+};
+KernelTiming time_csr_kernel(const char* kernel, const cpu::CsrView& a, int64_t n, int repeat, int warmup);
+
 }  // namespace shears::cuda

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { advise, BsrMatrix, CsrMatrix, gemm, info, readSparse, sddmm, setIsa, setNumThreads } from '../index.js';
+import { advise, BsrMatrix, CsrMatrix, gemm, info, readSparse, resolveDevice, sddmm, setIsa, setNumThreads } from '../index.js';
+import { native } from '../native.js';
 
 export interface BenchCliOptions {
   n: string;
@@ -143,7 +144,9 @@ const f = (x: number | undefined, digits = 3) => (x === undefined || Number.isNa
 
 export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOptions): Promise<number> {
   if (!['spmm', 'spmv', 'spmmt', 'sddmm', 'advise'].includes(kernel)) throw new RangeError(`Expected spmm, spmv, spmmt, sddmm or advise but received '${kernel}'`);
-  if (o.device !== 'cpu') throw new RangeError(`--device ${o.device}: the CUDA kernels are not built yet; use --device cpu`);
+  if (o.device !== 'cpu' && o.device !== 'cuda') throw new RangeError(`Expected cpu or cuda for --device but received '${o.device}'`);
+  const gpu = o.device === 'cuda';
+  if (gpu) resolveDevice('cuda'); // a clear ERR_SHEARS_CUDA error when no device is usable
   if (o.threads !== undefined) setNumThreads(Number(o.threads));
   if (o.isa !== undefined) setIsa(o.isa as never);
   const ns = kernel === 'spmv' ? [1] : o.n.split(',').map((s) => {
@@ -163,7 +166,8 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
   const quiet = o.json || o.csv;
   const log = (s: string) => !quiet && console.log(s);
   log(`shears ${i.version} bench ${kernel}: ${files.length} file(s), n = ${ns.join(', ')}, formats ${formats.join(', ')}`);
-  log(`  ${i.cpu || os.cpus()[0]?.model || 'unknown CPU'}, ${os.cpus().length} cores, ${i.threads} threads, ISA ${i.isa.active}, device cpu`);
+  const gpuName = gpu ? i.cuda.devices.find((d) => d.usable)?.name : undefined;
+  log(`  ${i.cpu || os.cpus()[0]?.model || 'unknown CPU'}, ${os.cpus().length} cores, ${i.threads} threads, ISA ${i.isa.active}, device ${gpu ? `cuda (${gpuName}; kernel-only times, CSR SpMM/SpMV/SDDMM)` : 'cpu'}`);
   const tty = process.stderr.isTTY && !quiet;
   const rows: BenchRow[] = [];
   const failed: { file: string; error: string }[] = [];
@@ -190,6 +194,16 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
       let denseMs: number | undefined;
       for (const format of ['dense', ...formats.filter((x) => x !== 'dense')]) {
         const row: BenchRow = { file, rows: a.rows, cols: a.cols, nnz: a.nnz, n, format };
+        if (gpu) {
+          // On the GPU: CSR kernels only for now (no dense reference until cuBLAS is linked).
+          if (format !== 'csr' || kernel === 'spmmt') {
+            if (formats.includes(format)) rows.push({ ...row, skipped: `not on CUDA yet (${format === 'csr' ? kernel : format})` });
+            continue;
+          }
+          const t = native.cudaTimeKernel(kernel === 'sddmm' ? 'sddmm' : kernel === 'spmv' ? 'spmv' : 'spmm', a.rows, a.cols, a.rowPtr, a.colIdx, a.values, n, repeat, warmup);
+          rows.push({ ...row, medianMs: t.median, minMs: t.min, maxMs: t.max, samples: t.samples, gflops: (2 * a.nnz * n) / (t.median * 1e6) });
+          continue;
+        }
         let operand: CsrMatrix | BsrMatrix | Float32Array;
         if (format === 'dense') {
           if (a.rows * a.cols > 2 ** 28) {
@@ -242,7 +256,7 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
     const gm = (pick: (r: BenchRow) => number | undefined) => geomean(mine.map(pick).filter((x): x is number => x !== undefined && x > 0));
     return { format, cases: mine.length, vsDense: gm((r) => r.vsDense), vsTorchMm: gm((r) => r.vsTorchMm), vsTorchSparse: gm((r) => r.vsTorchSparse) };
   });
-  const meta = { shears: i.version, kernel, cpu: i.cpu, cores: os.cpus().length, threads: i.threads, isa: i.isa.active, device: 'cpu' };
+  const meta = { shears: i.version, kernel, cpu: i.cpu, cores: os.cpus().length, threads: i.threads, isa: i.isa.active, device: gpu ? 'cuda' : 'cpu', gpu: gpuName ?? null };
   if (o.json) console.log(JSON.stringify({ meta, rows, summary, advice, failed, peerNote: peerNote ?? null }, null, 2));
   else if (o.csv) {
     const cols: (keyof BenchRow)[] = ['file', 'rows', 'cols', 'nnz', 'n', 'format', 'medianMs', 'minMs', 'maxMs', 'samples', 'gflops', 'vsDense', 'vsTorchMm', 'vsTorchSparse', 'measuredMs', 'skipped'];

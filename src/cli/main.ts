@@ -27,7 +27,7 @@ program
   .option('--formats <list>', 'csr, dense, bsr:RxC', 'csr,bsr:4x4,bsr:16x16,dense')
   .option('--threads <n>', 'threads (default: all cores)')
   .option('--isa <isa>', 'force a SIMD variant: scalar, avx2, avx512, neon')
-  .option('--device <device>', 'cpu (CUDA kernels are not built yet)', 'cpu')
+  .option('--device <device>', 'cpu, or cuda (CSR SpMM/SpMV/SDDMM, kernel-only times; needs the CUDA build and a GPU)', 'cpu')
   .option('--repeat <n>', 'timed runs per case (at least; runs continue until 50 ms)', '10')
   .option('--warmup <n>', 'untimed runs first', '2')
   .option('--peer <peer>', 'also time torch.mm and PyTorch CSR in the same run (torch)')

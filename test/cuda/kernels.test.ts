@@ -69,6 +69,18 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
     }
   });
 
+  it('kernel-only timing (shears bench --device cuda) returns sane figures', () => {
+    const a = randomCsr(512, 512, 0.1, caseRng());
+    for (const kernel of ['spmm', 'spmv', 'sddmm']) {
+      const t = native.cudaTimeKernel(kernel, a.rows, a.cols, a.rowPtr, a.colIdx, a.values, kernel === 'spmv' ? 1 : 64, 5, 1);
+      expect(t.samples).toBeGreaterThanOrEqual(5);
+      expect(t.min).toBeGreaterThan(0);
+      expect(t.min).toBeLessThanOrEqual(t.median);
+      expect(t.median).toBeLessThanOrEqual(t.max);
+    }
+    expect(() => native.cudaTimeKernel('spmmt', a.rows, a.cols, a.rowPtr, a.colIdx, a.values, 8, 1, 0)).toThrow(/spmm, spmv or sddmm/);
+  });
+
   it('the fused masked SGD step matches the CPU step; pruned entries are exactly +0; the allocator caches', () => {
     const r = caseRng();
     for (const n of [1, 1000, 1 << 20]) {
