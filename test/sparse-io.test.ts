@@ -81,6 +81,7 @@ describe('sparse matrix files', () => {
     bad('%%MatrixMarket matrix coordinate real skew-symmetric\n2 2 1\n1 1 1\n', 'line 3', 'diagonal');
     bad('%%MatrixMarket matrix coordinate real general\n2 2 100000\n1 1 1\n', 'line 2', 'promises 100000 entries');
     bad('%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n', 'promises 4', 'holds 3');
+    bad('%%MatrixMarket matrix coordinate real general\n2000000000 2 1\n1 1 1\n', 'line 2', 'at most 134217728 rows');
     expectThrows(() => readSparse(mtx('%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1\n1 1 2\n'), { duplicates: 'error' }), RangeError, 'duplicate');
     const summed = readSparse(mtx('%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1\n1 1 2\n'));
     expect(Array.from(summed.toDense())).toEqual([3, 0, 0, 0]);

@@ -163,6 +163,11 @@ cpu::OwnedCsr parse_matrix_market(const char* data, int64_t size, const std::str
   if (rows < 0 || cols < 0 || rows > kMaxDim || cols > kMaxDim)
     fail(name, line, "dimensions " + std::to_string(rows) + " x " + std::to_string(cols) + " are outside [0, 2^31)");
   if ((symmetric || skew) && rows != cols) fail(name, line, "a symmetric matrix must be square");
+  // CSR needs a row pointer per row: refuse sizes whose row pointers alone would take gigabytes
+  // (a corrupted header must not exhaust memory).
+  constexpr int64_t kMaxRows = int64_t{1} << 27;
+  if (rows > kMaxRows)
+    fail(name, line, std::to_string(rows) + " rows: this reader takes at most " + std::to_string(kMaxRows) + " rows");
   if (!coordinate) {
     const double n = symmetric ? static_cast<double>(rows) * (rows + 1) / 2
                      : skew   ? static_cast<double>(rows) * (rows - 1) / 2

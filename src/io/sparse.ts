@@ -45,6 +45,9 @@ function invalid(name: string, what: string): RangeError {
   return e;
 }
 
+/** CSR needs a row pointer per row: more rows than this is refused (a corrupted header must not exhaust memory). */
+const MAX_ROWS = 2 ** 27;
+
 const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 const isZip = (b: Uint8Array) => b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04;
 const startsWith = (b: Uint8Array, text: string) => text.split('').every((c, i) => b[i] === c.charCodeAt(0));
@@ -136,6 +139,7 @@ function parseSmtx(bytes: Uint8Array, name: string, o: ReadSparseOptions): CsrMa
   if (lineEnds.length < 2) throw invalid(name, 'an .smtx file needs a header line, a row-offsets line and a column-indices line');
   const header = integersOf(bytes, 0, lineEnds[0], name, 1, 3);
   const [rows, cols, nnz] = header;
+  if (rows > MAX_ROWS) throw invalid(name, `line 1: ${rows} rows: this reader takes at most ${MAX_ROWS} rows`);
   if (2 * (rows + 1 + nnz) > bytes.length + 4) throw invalid(name, `line 1: ${rows} rows and ${nnz} entries do not fit in ${bytes.length} bytes`);
   const rowPtr = integersOf(bytes, lineEnds[0] + 1, lineEnds[1], name, 2, rows + 1);
   const colIdx = nnz === 0 ? new Int32Array(0) : integersOf(bytes, lineEnds[1] + 1, lineEnds[2] ?? bytes.length, name, 3, nnz);
@@ -261,6 +265,7 @@ function parseNpz(bytes: Uint8Array, name: string, o: ReadSparseOptions, owned: 
   const shape = Array.from(npyTyped(arr('shape'), name, 'shape.npy'), Number);
   if (shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 2147483647)) throw invalid(name, 'shape.npy is not two dimensions');
   const [rows, cols] = shape;
+  if (rows > MAX_ROWS) throw invalid(name, `${rows} rows: this reader takes at most ${MAX_ROWS} rows`);
   const raw = npyTyped(arr('data'), name, 'data.npy', owned);
   const data = raw instanceof Float32Array ? raw : Float32Array.from(raw, Number);
   const dup = { duplicates: o.duplicates ?? 'sum' } as const;
