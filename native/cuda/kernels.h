@@ -1,7 +1,9 @@
-// The first CUDA kernel families: CSR SpMM, CSR SDDMM and the fused masked SGD step. Each has a
-// launcher over device pointers (for resident data) and a host entry that copies in, runs and
-// copies out (for arrays in host memory). Every CUDA call is checked (check.h).
+// The CUDA kernel families, one file per op (spmm_csr.cu, sddmm_csr.cu, masked_sgd.cu): each has a
+// launcher over device pointers on a stream (for resident data) and a host entry that copies in,
+// runs and copies out (for arrays in host memory). Every CUDA call is checked (check.h).
 #pragma once
+
+#include <cuda_runtime.h>
 
 #include <cstdint>
 
@@ -12,14 +14,14 @@ namespace shears::cuda {
 // C[rows x n] = A·B, A CSR [rows x cols], B [cols x n] row-major: one warp per row, each lane
 // keeping four columns of C (128 per pass) in registers; B rows are read coalesced.
 void csr_spmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t* idx, const float* val,
-                     const float* b, float* c);
+                     const float* b, float* c, cudaStream_t stream = nullptr);
 // S[p] = dot(X[row(p), :], Y[col(p), :]) over n for every stored entry p: one warp per row, the
 // dot products reduced with warp shuffles.
 void csr_sddmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t* idx, const float* x,
-                      const float* y, float* out);
+                      const float* y, float* out, cudaStream_t stream = nullptr);
 // The fused masked SGD step (torch.optim.SGD semantics; pruned entries leave as +0).
 void masked_sgd_launch(int64_t count, float* w, const float* g, float* v, const uint8_t* mask, float lr,
-                       float momentum, float weight_decay, bool nesterov);
+                       float momentum, float weight_decay, bool nesterov, cudaStream_t stream = nullptr);
 
 // Host entries: arrays in host memory, validated views (the caller validates).
 void csr_spmm_host(const cpu::CsrView& a, const float* b, int64_t n, float* c);
