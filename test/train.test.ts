@@ -8,11 +8,11 @@ import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { datasets, gradualSparsity, learningRate, Linear, planPruning, planRegrowth, ReLU, saveSafetensors, Sequential, Tensor, Trainer, type Dataset, type PruningSchedule } from '../src/index.js';
 import { native } from '../src/native.js';
-import { caseRng, expectThrows, seed } from './helpers.js';
+import { caseRng, expectThrows, isas, seed, useIsa } from './helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'shears-train-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,7 +55,9 @@ function referenceLoss(ws: Float64Array[], bs: Float64Array[], shapes: [number, 
 }
 
 describe('trainer', () => {
-  it('gradients of every layer match central finite differences in float64 (dense and sparse execution, masks)', () => {
+  afterEach(() => useIsa(isas[isas.length - 1]));
+  it.each(isas)('gradients of every layer match central finite differences in float64 (dense and sparse execution, masks), isa %s', (isa) => {
+    useIsa(isa);
     const r = caseRng();
     const model = mlp([7, 6, 5, 4], seed);
     const layers = model.linears();
@@ -91,7 +93,8 @@ describe('trainer', () => {
     }
   });
 
-  it('masked weights and their momentum stay exactly zero; sparse and dense execution give the same model', async () => {
+  it.each(isas)('masked weights and their momentum stay exactly zero; sparse and dense execution give the same model, isa %s', async (isa) => {
+    useIsa(isa);
     const r = caseRng();
     const data = randomData(300, 20, 5, r);
     const run = async (sparseBelow: number) => {
