@@ -44,6 +44,7 @@
 #include "../cpu/gemm/gemm.h"
 #include "../cpu/sparse/convert.h"
 #include "../cpu/sparse/sparse.h"
+#include "../cpu/select/select.h"
 
 namespace {
 
@@ -1305,6 +1306,85 @@ void test_threads() {
 
 // Reports a hang (a deadlock in the pool, a kernel that never ends) as a failure instead of
 // letting CI time out without a word.
+// ---- Selection: select_smallest and nm_mask against a stable sort, on every ISA ----
+
+// The k smallest of `scores` by (key, index), as masks (0 = selected or ineligible).
+std::vector<uint8_t> sorted_selection(const std::vector<float>& scores, const std::vector<uint8_t>& eligible, int64_t k,
+                                      cpu::NanPolicy nan, bool absolute) {
+  std::vector<int64_t> order;
+  for (int64_t i = 0; i < static_cast<int64_t>(scores.size()); ++i)
+    if (eligible.empty() || eligible[static_cast<size_t>(i)]) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return cpu::score_key(scores[static_cast<size_t>(a)], nan, absolute) < cpu::score_key(scores[static_cast<size_t>(b)], nan, absolute);
+  });
+  std::vector<uint8_t> mask(scores.size(), 0);
+  for (int64_t r = k; r < static_cast<int64_t>(order.size()); ++r) mask[static_cast<size_t>(order[static_cast<size_t>(r)])] = 1;
+  return mask;
+}
+
+void test_select_isa(Isa isa) {
+  shears::set_active_isa(isa);
+  const std::string tag = std::string(" [") + shears::isa_name(isa) + "]";
+  // Sizes below and above the sampled path's threshold (8 × 4096 entries), with ties, ±0, ±inf, NaN.
+  const int64_t sizes[] = {1, 7, 1000, 40000, g_opt.quick ? 50000 : 150000};
+  for (int64_t n : sizes)
+    for (int variant = 0; variant < 4; ++variant) {
+      std::vector<float> s(static_cast<size_t>(n));
+      for (auto& v : s) {
+        const double u = static_cast<double>(g_rng() >> 11) * 0x1p-53;
+        v = variant == 0   ? uniform()
+            : variant == 1 ? static_cast<float>(below(5) - 2)
+            : variant == 2 ? (u < 0.1 ? -0.0f : u < 0.2 ? std::numeric_limits<float>::infinity() : uniform())
+                           : (u < 0.02 ? std::numeric_limits<float>::quiet_NaN() : uniform());
+      }
+      std::vector<uint8_t> eligible;
+      if (variant % 2) {
+        eligible.resize(static_cast<size_t>(n));
+        for (auto& e : eligible) e = chance(0.8) ? 1 : 0;
+      }
+      int64_t total = 0;
+      for (int64_t i = 0; i < n; ++i) total += eligible.empty() || eligible[static_cast<size_t>(i)];
+      const cpu::NanPolicy nan = variant == 3 ? (chance(0.5) ? cpu::NanPolicy::kPrune : cpu::NanPolicy::kKeep) : cpu::NanPolicy::kError;
+      for (bool absolute : {false, true})
+        for (int64_t k : {int64_t{0}, int64_t{1}, total / 10, total / 2, total}) {
+          if (k > total) continue;
+          std::vector<uint8_t> mask(static_cast<size_t>(n), 7);
+          std::vector<cpu::ScoreBuffer> bufs{cpu::ScoreBuffer{s.data(), n, eligible.empty() ? nullptr : eligible.data(), mask.data()}};
+          cpu::select_smallest(bufs, k, nan, absolute);
+          const auto want = sorted_selection(s, eligible, k, nan, absolute);
+          check(fmt("select n=%lld variant=%d abs=%d k=%lld", static_cast<long long>(n), variant, absolute, static_cast<long long>(k)) + tag,
+                mask == want);
+        }
+    }
+  // N:M, including groups of more than 16 (the sorted path).
+  for (auto [nn, m] : {std::pair<int, int>{2, 4}, {1, 4}, {4, 8}, {3, 16}, {5, 32}}) {
+    const int64_t groups = g_opt.quick ? 50 : 400;
+    std::vector<float> s(static_cast<size_t>(groups * m));
+    for (auto& v : s) v = chance(0.2) ? 0.5f : uniform();
+    std::vector<uint8_t> el(s.size());
+    for (auto& e : el) e = chance(0.8) ? 1 : 0;
+    std::vector<uint8_t> got(s.size());
+    cpu::nm_mask(s.data(), static_cast<int64_t>(s.size()), m, nn, el.data(), cpu::NanPolicy::kError, got.data());
+    bool ok = true;
+    for (int64_t g = 0; g < groups && ok; ++g) {
+      std::vector<float> gs(s.begin() + g * m, s.begin() + (g + 1) * m);
+      std::vector<uint8_t> ge(el.begin() + g * m, el.begin() + (g + 1) * m);
+      // Keep the n largest |score| among the eligible: prune the (eligible - n) smallest.
+      int64_t eligible_count = 0;
+      for (uint8_t e : ge) eligible_count += e;
+      const auto want = sorted_selection(gs, ge, std::max<int64_t>(0, eligible_count - nn), cpu::NanPolicy::kError, true);
+      for (int j = 0; j < m; ++j) ok = ok && got[static_cast<size_t>(g * m + j)] == want[static_cast<size_t>(j)];
+    }
+    check(fmt("nm %d:%d", nn, m) + tag, ok);
+  }
+}
+
+void test_select() {
+  const Isa original = shears::active_isa();
+  for (Isa isa : shears::available_isas()) test_select_isa(isa);
+  shears::set_active_isa(original);
+}
+
 void start_watchdog(int seconds) {
   std::thread([seconds] {
     std::this_thread::sleep_for(std::chrono::seconds(seconds));
@@ -1394,6 +1474,7 @@ int main(int argc, char** argv) {
   section("convert", 4, test_conversions);
   section("validate", 5, test_validation);
   section("threads", 6, test_threads);
+  section("select", 8, test_select);
 
   std::printf("%lld passed, %lld failed\n", static_cast<long long>(g_total.passed),
               static_cast<long long>(g_total.failed));
