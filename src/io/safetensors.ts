@@ -291,7 +291,10 @@ export function serializeSafetensors(state: Map<string, StateEntry>, options?: S
   return out;
 }
 
-/** Reads a safetensors file (path) or bytes. */
+/**
+ * Reads a safetensors file (path) or bytes. From a path, aligned F32 tensors are views of the one
+ * buffer the file was read into (no copy): they keep that buffer alive together.
+ */
 export function loadSafetensors(source: string | Uint8Array): SafetensorsData {
   if (typeof source === 'string') return parse(readFileSync(source), source, true);
   return parseSafetensors(source);
