@@ -117,8 +117,10 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
   // Writes every mask for a known threshold key: branch-free (ties kept), then the first
   // `ties_to_select` ties in global order, known from per-task candidate lists, are pruned.
   auto write_masks = [&](uint32_t threshold_key, int64_t ties_to_select, const std::vector<std::vector<Candidate>>& cand) {
+    // Last span first: the counting pass just swept forward, so the end of the scores is what the
+    // last-level cache still holds (most of it when the scores are about the cache's size).
     pool.run(tasks, [&](int64_t t, int) {
-      const Span& s = spans[t];
+      const Span& s = spans[tasks - 1 - t];
       const ScoreBuffer& b = buffers[s.buffer];
       kern.write_mask(b.scores, b.eligible, b.mask, s.begin, s.end, threshold_key, nan_key, absolute);
     });
