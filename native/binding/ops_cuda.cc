@@ -13,6 +13,7 @@
 #include "../cpu/sparse/sparse.h"
 #include "args.h"
 #include "ops.h"
+#include "sgd_args.h"
 #ifdef SHEARS_WITH_CUDA
 #include "../cuda/kernels.h"
 #include "../cuda/memory.h"
@@ -22,11 +23,11 @@ namespace shears::binding {
 namespace {
 
 #ifdef SHEARS_WITH_CUDA
-// rows, cols, rowPtr, colIdx, values at info[0..4], pinned on t and validated.
-cpu::CsrView csr_arg(const Napi::CallbackInfo& info, Task& t) {
-  const int64_t rows = dim(info[0], "rows"), cols = dim(info[1], "cols");
-  const Array<int32_t> ptr = i32(info[2], "rowPtr"), idx = i32(info[3], "colIdx");
-  const Array<float> val = f32(info[4], "values");
+// rows, cols, rowPtr, colIdx, values at info[at .. at + 4], pinned on t and validated.
+cpu::CsrView csr_arg(const Napi::CallbackInfo& info, Task& t, size_t at = 0) {
+  const int64_t rows = dim(info[at], "rows"), cols = dim(info[at + 1], "cols");
+  const Array<int32_t> ptr = i32(info[at + 2], "rowPtr"), idx = i32(info[at + 3], "colIdx");
+  const Array<float> val = f32(info[at + 4], "values");
   expect_length(ptr, rows + 1, "rowPtr", "rows + 1");
   expect_length(val, idx.length, "values", "colIdx.length");
   t.pin(ptr.handle);
@@ -74,31 +75,8 @@ Task prepare_sddmm(const Napi::CallbackInfo& info) {
 
 Task prepare_sgd(const Napi::CallbackInfo& info) {
   Task t;
-  const Array<float> w = f32(info[0], "w"), g = f32(info[1], "g"), v = f32(info[2], "v");
-  expect_length(g, w.length, "g", "w.length");
-  expect_length(v, w.length, "v", "w.length");
-  const uint8_t* mask = nullptr;
-  if (!is_absent(info[3])) {
-    const Array<uint8_t> m = u8(info[3], "mask");
-    expect_length(m, w.length, "mask", "w.length");
-    mask = m.data;
-    t.pin(m.handle);
-  }
-  auto num = [&](int i, const char* name) {
-    if (!info[i].IsNumber()) type_error("a finite number", name, info[i]);
-    const double d = info[i].As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(d)) range_error("a finite number", name, describe(info[i]));
-    return static_cast<float>(d);
-  };
-  const float lr = num(4, "lr"), momentum = num(5, "momentum"), wd = num(6, "weightDecay");
-  const bool nesterov = boolean(info[7], "nesterov", false);
-  t.pin(w.handle);
-  t.pin(g.handle);
-  t.pin(v.handle);
-  float *wd_ = w.data, *vd = v.data;
-  const float* gd = g.data;
-  const int64_t count = w.length;
-  t.run = [=] { cuda::masked_sgd_host(count, wd_, gd, vd, mask, lr, momentum, wd, nesterov); };
+  const SgdArgs a = sgd_args(info, t);
+  t.run = [a] { cuda::masked_sgd_host(a.count, a.w, a.g, a.v, a.mask, a.lr, a.momentum, a.weight_decay, a.nesterov); };
   t.finish = [](Napi::Env env, Task&) { return env.Undefined(); };
   return t;
 }
@@ -108,17 +86,7 @@ Task prepare_time(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) type_error("'spmm', 'spmv' or 'sddmm'", "kernel", info[0]);
   const std::string kernel = info[0].As<Napi::String>().Utf8Value();
   Task t;
-  // csr_arg reads info[0..4]: shift by one through a view of the arguments.
-  const int64_t rows = dim(info[1], "rows"), cols = dim(info[2], "cols");
-  const Array<int32_t> ptr = i32(info[3], "rowPtr"), idx = i32(info[4], "colIdx");
-  const Array<float> val = f32(info[5], "values");
-  expect_length(ptr, rows + 1, "rowPtr", "rows + 1");
-  expect_length(val, idx.length, "values", "colIdx.length");
-  t.pin(ptr.handle);
-  t.pin(idx.handle);
-  t.pin(val.handle);
-  const cpu::CsrView a{rows, cols, ptr.data, idx.data, val.data, idx.length};
-  cpu::validate_csr(a, "a");
+  const cpu::CsrView a = csr_arg(info, t, 1);
   const int64_t n = positive_dim(info[6], "n");
   const int repeat = static_cast<int>(positive_dim(info[7], "repeat"));
   const int warmup = static_cast<int>(dim(info[8], "warmup"));

@@ -15,6 +15,7 @@
 #include "../cpu/train/mlp.h"
 #include "args.h"
 #include "ops.h"
+#include "sgd_args.h"
 
 namespace shears::binding {
 namespace {
@@ -392,32 +393,8 @@ Task prepare_prune_layers(const Napi::CallbackInfo& info) {
 // maskedSgd(w, g, v, mask?, lr, momentum, weightDecay, nesterov): one fused optimizer step in place.
 Task prepare_sgd(const Napi::CallbackInfo& info) {
   Task t;
-  const Array<float> w = f32(info[0], "w"), g = f32(info[1], "g"), v = f32(info[2], "v");
-  expect_length(g, w.length, "g", "w.length");
-  expect_length(v, w.length, "v", "w.length");
-  const uint8_t* mask = nullptr;
-  if (!is_absent(info[3])) {
-    const Array<uint8_t> m = u8(info[3], "mask");
-    expect_length(m, w.length, "mask", "w.length");
-    mask = m.data;
-    t.pin(m.handle);
-  }
-  auto num = [&](int i, const char* name) {
-    if (!info[i].IsNumber()) type_error("a finite number", name, info[i]);
-    const double d = info[i].As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(d)) range_error("a finite number", name, describe(info[i]));
-    return static_cast<float>(d);
-  };
-  const float lr = num(4, "lr"), momentum = num(5, "momentum"), wd = num(6, "weightDecay");
-  const bool nesterov = boolean(info[7], "nesterov", false);
-  t.pin(w.handle);
-  t.pin(g.handle);
-  t.pin(v.handle);
-  float* wd_ = w.data;
-  float* vd = v.data;
-  const float* gd = g.data;
-  const int64_t n = w.length;
-  t.run = [=] { tr::masked_sgd(wd_, gd, vd, mask, n, lr, momentum, wd, nesterov); };
+  const SgdArgs a = sgd_args(info, t);
+  t.run = [a] { tr::masked_sgd(a.w, a.g, a.v, a.mask, a.count, a.lr, a.momentum, a.weight_decay, a.nesterov); };
   t.finish = [](Napi::Env env, Task&) { return env.Undefined(); };
   return t;
 }
