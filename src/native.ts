@@ -157,7 +157,8 @@ export type NativeBinding = {
     gradients(layers: NativeLayer[], x: F32, y: I32, sparse: boolean): { loss: number; dw: F32[]; db: F32[] };
     pruneLayers(layers: NativeLayer[], event: NativePruneEvent, criterion: Maybe<string>): void;
   } &
-  Both<'selectSmallest', [scores: F32[], k: number, nan: Maybe<string>, eligible: Maybe<(Uint8Array | undefined)[]>, masks: Maybe<(Uint8Array | undefined)[]>, absolute: Maybe<boolean>], { masks: Uint8Array[]; threshold: number; eligible: number }>;
+  Both<'selectSmallest', [scores: F32[], k: number, nan: Maybe<string>, eligible: Maybe<(Uint8Array | undefined)[]>, masks: Maybe<(Uint8Array | undefined)[]>, absolute: Maybe<boolean>], { masks: Uint8Array[]; threshold: number; eligible: number }> &
+  Both<'cudaSelectSmallest', [scores: F32[], k: number, nan: Maybe<string>, eligible: Maybe<(Uint8Array | undefined)[]>, masks: Maybe<(Uint8Array | undefined)[]>, absolute: Maybe<boolean>], { masks: Uint8Array[]; threshold: number; eligible: number }>;
 
 const require = createRequire(import.meta.url);
 /** The package root (this file lives in dist/ or src/). */

@@ -3,6 +3,7 @@
 //   cudaCsrMatmul(rows, cols, rowPtr, colIdx, values, b, n, out?) -> Float32Array [rows, n]
 //   cudaCsrSddmm(rows, cols, rowPtr, colIdx, values, x, y, n, out?) -> Float32Array [nnz]
 //   cudaMaskedSgd(w, g, v, mask?, lr, momentum, weightDecay, nesterov)
+//   cudaSelectSmallest(...) (registered by ops_select.cc in CUDA builds; a stub here otherwise)
 //   cudaMemory() -> { inUse, cached }   cudaEmptyCache()
 //   cudaTimeKernel(kernel, rows, cols, rowPtr, colIdx, values, n, repeat, warmup) -> kernel-only times (ms)
 #include <cmath>
@@ -140,7 +141,7 @@ void register_cuda_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaTimeKernel", Napi::Function::New(env, Sync<prepare_time>, "cudaTimeKernel"));
 #else
   exports.Set("cudaTimeKernel", Napi::Function::New(env, Sync<unavailable>, "cudaTimeKernel"));
-  for (const char* name : {"cudaCsrMatmul", "cudaCsrSddmm", "cudaMaskedSgd"}) {
+  for (const char* name : {"cudaCsrMatmul", "cudaCsrSddmm", "cudaMaskedSgd", "cudaSelectSmallest"}) {
     exports.Set(name, Napi::Function::New(env, Sync<unavailable>, name));
     exports.Set(std::string(name) + "Async", Napi::Function::New(env, Async<unavailable>, (std::string(name) + "Async").c_str()));
   }

@@ -5,6 +5,9 @@
 #include <vector>
 
 #include "../cpu/select/select.h"
+#ifdef SHEARS_WITH_CUDA
+#include "../cuda/kernels.h"
+#endif
 #include "args.h"
 #include "ops.h"
 
@@ -30,7 +33,10 @@ Napi::Array array_arg(const Napi::Value& v, const char* name, uint32_t expected_
   return a;
 }
 
-Task prepare_select(const Napi::CallbackInfo& info) {
+using SelectFn = cpu::SelectResult (*)(std::vector<cpu::ScoreBuffer>&, int64_t, cpu::NanPolicy, bool);
+
+// The arguments of a selection, checked and pinned, run by `run_select` (CPU or CUDA).
+Task prepare_select_with(const Napi::CallbackInfo& info, SelectFn run_select) {
   Napi::Env env = info.Env();
   const Napi::Array scores = array_arg(info[0], "scores", 0, false);
   const uint32_t count = scores.Length();
@@ -91,7 +97,7 @@ Task prepare_select(const Napi::CallbackInfo& info) {
   }
   const size_t slot = t.pin(masks);
   auto result = std::make_shared<cpu::SelectResult>();
-  t.run = [buffers, k, nan, absolute, result] { *result = cpu::select_smallest(*buffers, k, nan, absolute); };
+  t.run = [buffers, k, nan, absolute, result, run_select] { *result = run_select(*buffers, k, nan, absolute); };
   t.finish = [slot, result](Napi::Env e, Task& self) {
     Napi::Object o = Napi::Object::New(e);
     o.Set("masks", self.pinned(slot));
@@ -101,6 +107,12 @@ Task prepare_select(const Napi::CallbackInfo& info) {
   };
   return t;
 }
+
+Task prepare_select(const Napi::CallbackInfo& info) { return prepare_select_with(info, &cpu::select_smallest); }
+
+#ifdef SHEARS_WITH_CUDA
+Task prepare_cuda_select(const Napi::CallbackInfo& info) { return prepare_select_with(info, &cuda::select_smallest_host); }
+#endif
 
 Task prepare_nm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -136,6 +148,10 @@ Task prepare_nm(const Napi::CallbackInfo& info) {
 void register_select_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("selectSmallest", Napi::Function::New(env, Sync<prepare_select>, "selectSmallest"));
   exports.Set("selectSmallestAsync", Napi::Function::New(env, Async<prepare_select>, "selectSmallestAsync"));
+#ifdef SHEARS_WITH_CUDA
+  exports.Set("cudaSelectSmallest", Napi::Function::New(env, Sync<prepare_cuda_select>, "cudaSelectSmallest"));
+  exports.Set("cudaSelectSmallestAsync", Napi::Function::New(env, Async<prepare_cuda_select>, "cudaSelectSmallestAsync"));
+#endif
   exports.Set("nmMask", Napi::Function::New(env, Sync<prepare_nm>, "nmMask"));
   exports.Set("nmMaskAsync", Napi::Function::New(env, Async<prepare_nm>, "nmMaskAsync"));
 }

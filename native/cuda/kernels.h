@@ -7,6 +7,9 @@
 
 #include <cstdint>
 
+#include <vector>
+
+#include "../cpu/select/select.h"
 #include "../cpu/sparse/sparse.h"
 
 namespace shears::cuda {
@@ -28,6 +31,11 @@ void csr_spmm_host(const cpu::CsrView& a, const float* b, int64_t n, float* c);
 void csr_sddmm_host(const cpu::CsrView& p, const float* x, const float* y, int64_t n, float* out);
 void masked_sgd_host(int64_t count, float* w, const float* g, float* v, const uint8_t* mask, float lr, float momentum,
                      float weight_decay, bool nesterov);
+
+// Exact selection of the k smallest over the buffers (global index order), with the CPU engine's
+// rules and errors (select.h); the buffers' masks are written on the host. select.cu.
+cpu::SelectResult select_smallest_host(std::vector<cpu::ScoreBuffer>& buffers, int64_t k, cpu::NanPolicy nan,
+                                       bool absolute);
 
 // Kernel-only timing for benchmarks: the operands are uploaded once (B, X, Y filled with a fixed
 // pattern), then `warmup` launches and timed launches (CUDA events around each) until at least

@@ -1,5 +1,6 @@
 import { optionsObject, typeError } from '../errors.js';
 import { native, withCallerStack } from '../native.js';
+import { resolveDevice, type Device } from '../tensor/device.js';
 
 /** What NaN scores do: 'error' (default) rejects them; 'prune' ranks them lowest; 'keep' highest. */
 export type NanRule = 'error' | 'prune' | 'keep';
@@ -12,6 +13,8 @@ export interface SelectOptions {
   masks?: (Uint8Array | undefined)[];
   /** Rank |score| instead of score. */
   absolute?: boolean;
+  /** 'cpu' (default), 'cuda' (the GPU radix select; same masks) or 'auto'. */
+  device?: Device;
 }
 
 export interface Selection {
@@ -38,9 +41,13 @@ function args(scores: Float32Array[], k: number, options?: SelectOptions) {
  * const { masks } = selectSmallest([w1, w2], 1000, { absolute: true });  // global L1, 1000 pruned
  */
 export function selectSmallest(scores: Float32Array[], k: number, options?: SelectOptions): Selection {
-  return native.selectSmallest(...args(scores, k, options));
+  const a = args(scores, k, options);
+  return resolveDevice(options?.device) === 'cuda' ? native.cudaSelectSmallest(...a) : native.selectSmallest(...a);
 }
 
 export function selectSmallestAsync(scores: Float32Array[], k: number, options?: SelectOptions): Promise<Selection> {
-  return withCallerStack(async () => native.selectSmallestAsync(...args(scores, k, options)));
+  return withCallerStack(async () => {
+    const a = args(scores, k, options);
+    return resolveDevice(options?.device) === 'cuda' ? native.cudaSelectSmallestAsync(...a) : native.selectSmallestAsync(...a);
+  });
 }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { CsrMatrix, cudaUsable, info, sddmm } from '../../src/index.js';
+import { CsrMatrix, cudaUsable, info, sddmm, selectSmallest } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { caseRng, seed } from '../helpers.js';
 
@@ -39,6 +39,8 @@ describe('CUDA requests without a usable device', () => {
     expect(Array.from(a.matmul(b, 2, { device: 'auto' }))).toEqual(Array.from(a.matmul(b, 2)));
     await expect(a.matmulAsync(b, 2, { device: 'cuda' })).rejects.toMatchObject({ code: 'ERR_SHEARS_CUDA' });
     if (!i.compiled) expect(() => native.cudaMemory()).toThrow(/no CUDA/);
+    expect(() => selectSmallest([Float32Array.of(1, 2)], 1, { device: 'cuda' })).toThrow(/cuda/i);
+    expect(Array.from(selectSmallest([Float32Array.of(3, 1, 2)], 1, { device: 'auto' }).masks[0])).toEqual([1, 0, 1]);
   });
 });
 
@@ -79,6 +81,29 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
       expect(t.median).toBeLessThanOrEqual(t.max);
     }
     expect(() => native.cudaTimeKernel('spmmt', a.rows, a.cols, a.rowPtr, a.colIdx, a.values, 8, 1, 0)).toThrow(/spmm, spmv or sddmm/);
+  });
+
+  it('radix selection on the GPU gives the CPU engine\'s masks (ties by index, ±0, NaN policies, eligibility, several buffers)', () => {
+    const r = caseRng();
+    const make = (n: number, kind: number) =>
+      Float32Array.from({ length: n }, () => [r() - 0.5, Math.floor(r() * 4) - 2, [0, -0, Infinity, -Infinity][Math.floor(r() * 4)], r() < 0.02 ? Number.NaN : r()][kind] as number);
+    for (const sizes of [[1], [1000, 0, 37], [70_000, 65_536], [1_000_003]])
+      for (let kind = 0; kind < 4; kind++)
+        for (const absolute of [false, true]) {
+          const scores = sizes.map((n) => make(n, kind));
+          const eligible = sizes.map((n, b) => (b % 2 ? Uint8Array.from({ length: n }, () => (r() < 0.7 ? 1 : 0)) : undefined));
+          const nan = kind === 3 ? (['prune', 'keep'] as const)[Math.floor(r() * 2)] : undefined;
+          const total = scores.reduce((s2, a, b) => s2 + (eligible[b] ? eligible[b]!.reduce((x, y) => x + y, 0) : a.length), 0);
+          for (const k of [0, 1, Math.floor(total / 10), total]) {
+            const want = selectSmallest(scores, k, { eligible, absolute, nan });
+            const got = selectSmallest(scores, k, { eligible, absolute, nan, device: 'cuda' });
+            got.masks.forEach((m, b) => expect(Array.from(m), `sizes ${sizes} kind ${kind} abs ${absolute} k ${k} buffer ${b} (seed ${seed})`).toEqual(Array.from(want.masks[b])));
+            expect(got.eligible).toBe(want.eligible);
+            if (k > 0) expect(got.threshold).toBe(want.threshold);
+          }
+        }
+    expect(() => selectSmallest([Float32Array.of(1, Number.NaN)], 1, { device: 'cuda' })).toThrow(/scores\[0\]\[1\] is NaN/);
+    expect(() => selectSmallest([Float32Array.of(1, 2)], 3, { device: 'cuda' })).toThrow(/2 eligible/);
   });
 
   it('the fused masked SGD step matches the CPU step; pruned entries are exactly +0; the allocator caches', () => {
