@@ -4,6 +4,7 @@
 //   cudaCsrSddmm(rows, cols, rowPtr, colIdx, values, x, y, n, out?) -> Float32Array [nnz]
 //   cudaMaskedSgd(w, g, v, mask?, lr, momentum, weightDecay, nesterov)
 //   cudaSelectSmallest(...) (registered by ops_select.cc in CUDA builds; a stub here otherwise)
+//   new DeviceCsr(rows, cols, rowPtr, colIdx, values): a resident CSR; .matmul(b, n, out?), .matmulAsync, .dispose(), .bytes
 //   cudaMemory() -> { inUse, cached }   cudaEmptyCache()
 //   cudaTimeKernel(kernel, rows, cols, rowPtr, colIdx, values, n, repeat, warmup) -> kernel-only times (ms)
 #include <cmath>
@@ -16,6 +17,7 @@
 #include "ops.h"
 #include "sgd_args.h"
 #ifdef SHEARS_WITH_CUDA
+#include "../cuda/check.h"
 #include "../cuda/kernels.h"
 #include "../cuda/memory.h"
 #endif
@@ -104,6 +106,109 @@ Task prepare_time(const Napi::CallbackInfo& info) {
   return t;
 }
 
+// A CSR matrix resident on the GPU: uploaded once, multiplied many times, released by dispose()
+// (or when collected). Its buffers live in a shared state that an in-flight job also holds, so
+// dispose() during an async product frees them only when that product is done. Their size is
+// reported to V8 as external memory.
+class DeviceCsr : public Napi::ObjectWrap<DeviceCsr> {
+ public:
+  struct State {
+    int64_t rows = 0, cols = 0, nnz = 0;
+    cuda::DeviceBuffer<int32_t> ptr, idx;
+    cuda::DeviceBuffer<float> val;
+  };
+
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "DeviceCsr",
+                       {InstanceMethod<&DeviceCsr::Matmul>("matmul"), InstanceMethod<&DeviceCsr::MatmulAsync>("matmulAsync"),
+                        InstanceMethod<&DeviceCsr::Dispose>("dispose"), InstanceAccessor<&DeviceCsr::Bytes>("bytes")});
+  }
+
+  explicit DeviceCsr(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceCsr>(info) {
+    try {
+      Task scratch;
+      const cpu::CsrView a = csr_arg(info, scratch);
+      auto s = std::make_shared<State>();
+      s->rows = a.rows;
+      s->cols = a.cols;
+      s->nnz = a.nnz();
+      s->ptr = cuda::DeviceBuffer<int32_t>(a.rows + 1);
+      s->idx = cuda::DeviceBuffer<int32_t>(s->nnz);
+      s->val = cuda::DeviceBuffer<float>(s->nnz);
+      s->ptr.upload(a.ptr, a.rows + 1);
+      s->idx.upload(a.idx, s->nnz);
+      s->val.upload(a.val, s->nnz);
+      state_ = s;
+      bytes_ = static_cast<int64_t>((a.rows + 1 + 2 * s->nnz) * 4);
+      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes_);
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (...) {
+      rethrow_as_js(info.Env());
+    }
+  }
+
+  ~DeviceCsr() override = default;  // state_ released with the object; V8's count is adjusted in Finalize
+
+  void Finalize(Napi::Env env) override {
+    if (state_) Napi::MemoryManagement::AdjustExternalMemory(env, -bytes_);
+    state_.reset();
+  }
+
+ private:
+  std::shared_ptr<State> live(Napi::Env env) {
+    if (!state_) {
+      Napi::Error e = Napi::Error::New(env, "This device matrix was disposed");
+      e.Set("code", "ERR_SHEARS_CUDA");
+      throw e;
+    }
+    return state_;
+  }
+
+  Task matmul_task(const Napi::CallbackInfo& info) {
+    auto s = live(info.Env());
+    Task t;
+    t.pin(info.This());
+    const Array<float> b = f32(info[0], "b");
+    const int64_t n = dim(info[1], "n");
+    expect_length(b, checked_product(s->cols, n, "b"), "b", "[cols x n]");
+    t.pin(b.handle);
+    const Array<float> out = output(info.Env(), info[2], checked_product(s->rows, n, "out"), "out", "[rows x n]", {{b.data, b.bytes()}});
+    const size_t slot = t.pin(out.handle);
+    const float* bd = b.data;
+    float* od = out.data;
+    t.run = [s, bd, n, od] {
+      cuda::require_usable();
+      cuda::DeviceBuffer<float> db(s->cols * n), dc(s->rows * n);
+      db.upload(bd, s->cols * n);
+      cuda::csr_spmm_launch(s->rows, n, s->ptr.data(), s->idx.data(), s->val.data(), db.data(), dc.data());
+      dc.download(od, s->rows * n);
+    };
+    t.finish = [slot](Napi::Env, Task& self) { return self.pinned(slot); };
+    return t;
+  }
+
+  Napi::Value Matmul(const Napi::CallbackInfo& info) {
+    return run_sync(info, [](const Napi::CallbackInfo& i) { return Unwrap(i.This().As<Napi::Object>())->matmul_task(i); });
+  }
+  Napi::Value MatmulAsync(const Napi::CallbackInfo& info) {
+    return run_async(info, [](const Napi::CallbackInfo& i) { return Unwrap(i.This().As<Napi::Object>())->matmul_task(i); });
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (state_) {
+      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -bytes_);
+      state_.reset();  // freed now, or when an in-flight product releases its share
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Bytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), state_ ? static_cast<double>(bytes_) : 0); }
+
+  std::shared_ptr<State> state_;
+  int64_t bytes_ = 0;
+};
+
 Napi::Value memory(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("inUse", static_cast<double>(cuda::DeviceAllocator::instance().in_use_bytes()));
@@ -139,6 +244,7 @@ void register_cuda_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaMemory", Napi::Function::New(env, memory, "cudaMemory"));
   exports.Set("cudaEmptyCache", Napi::Function::New(env, empty_cache, "cudaEmptyCache"));
   exports.Set("cudaTimeKernel", Napi::Function::New(env, Sync<prepare_time>, "cudaTimeKernel"));
+  exports.Set("DeviceCsr", DeviceCsr::Define(env));
 #else
   exports.Set("cudaTimeKernel", Napi::Function::New(env, Sync<unavailable>, "cudaTimeKernel"));
   for (const char* name : {"cudaCsrMatmul", "cudaCsrSddmm", "cudaMaskedSgd", "cudaSelectSmallest"}) {

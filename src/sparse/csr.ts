@@ -1,5 +1,6 @@
 import { optionsObject, rangeError } from '../errors.js';
 import { native, withCallerStack, type Structure } from '../native.js';
+import { DeviceCsrMatrix } from './device.js';
 import { SparseMatrix, trusted } from './matrix.js';
 import type { BsrMatrix, BlockShape } from './bsr.js';
 
@@ -47,6 +48,11 @@ export class CsrMatrix extends SparseMatrix {
   /** @internal */
   static fromStructure(rows: number, cols: number, s: Structure): CsrMatrix {
     return new CsrMatrix(rows, cols, s.rowPtr, s.colIdx, s.values, trusted);
+  }
+
+  /** A copy resident on the GPU (the CUDA build with a usable device; see DeviceCsrMatrix). */
+  toDevice(): DeviceCsrMatrix {
+    return new DeviceCsrMatrix(this.rows, this.cols, this.rowPtr, this.colIdx, this.values);
   }
 
   /** Builds CSR from a dense row-major `[rows, cols]` array (two parallel passes). */

@@ -40,6 +40,7 @@ describe('CUDA requests without a usable device', () => {
     await expect(a.matmulAsync(b, 2, { device: 'cuda' })).rejects.toMatchObject({ code: 'ERR_SHEARS_CUDA' });
     if (!i.compiled) expect(() => native.cudaMemory()).toThrow(/no CUDA/);
     expect(() => selectSmallest([Float32Array.of(1, 2)], 1, { device: 'cuda' })).toThrow(/cuda/i);
+    expect(() => a.toDevice()).toThrow(/cuda/i);
     expect(Array.from(selectSmallest([Float32Array.of(3, 1, 2)], 1, { device: 'auto' }).masks[0])).toEqual([1, 0, 1]);
   });
 });
@@ -69,6 +70,24 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
       const got = native.cudaCsrSddmm(a.rows, a.cols, a.rowPtr, a.colIdx, a.values, x, y, n, undefined);
       expectClose(got, want, `sddmm ${rows}×${cols}×${n} (seed ${seed})`, 1e-4);
     }
+  });
+
+  it('a resident device CSR multiplies like the CPU, reports its bytes and frees on dispose', async () => {
+    const r = caseRng();
+    const a = randomCsr(300, 200, 0.1, r);
+    const b = Float32Array.from({ length: 200 * 40 }, () => r() - 0.5);
+    const before = native.cudaMemory().inUse;
+    {
+      using d = a.toDevice();
+      expect(d.bytes).toBe((301 + 2 * a.nnz) * 4);
+      expectClose(d.matmul(b, 40), a.matmul(b, 40), 'resident spmm', 1e-4);
+      expectClose(await d.matmulAsync(b, 40), a.matmul(b, 40), 'resident spmm async', 1e-4);
+      expect(native.cudaMemory().inUse).toBeGreaterThan(before);
+    }
+    expect(native.cudaMemory().inUse).toBe(before);
+    const d2 = a.toDevice();
+    d2.dispose();
+    expect(() => d2.matmul(b, 40)).toThrow(/disposed/);
   });
 
   it('kernel-only timing (shears bench --device cuda) returns sane figures', () => {
