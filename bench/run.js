@@ -8,6 +8,7 @@
  *   npm run bench -- prune                 # selection, pruning a 100M-weight MLP, safetensors I/O
  *   npm run bench -- train                 # LeNet-300-100 on Fashion-MNIST vs PyTorch, fused SGD, npm start
  *   npm run bench -- formats               # Matrix Market / npz loading, shears bench overhead, the advisor
+ *   npm run bench -- cuda                  # GPU kernels (the CUDA build on an NVIDIA GPU; says why when skipped)
  *   npm run bench -- all --threads 1 --isa scalar --json out.json --no-peer
  *
  * Order of a run: machine ceilings, shears' cases (benchmark.js, median of its samples), the
@@ -30,10 +31,11 @@ import { findPeerPython, runPeer } from './lib/peer.js';
 import { count, mebibytes, megabytes, ms, NONE, percent, renderTable, sig, times } from './lib/table.js';
 import { pruneSuite } from './suites/prune.js';
 import { spmmSuite } from './suites/spmm.js';
+import { cudaSuite } from './suites/cuda.js';
 import { formatsSuite } from './suites/formats.js';
 import { trainSuite } from './suites/train.js';
 
-const SUITES = { spmm: spmmSuite, prune: pruneSuite, train: trainSuite, formats: formatsSuite };
+const SUITES = { spmm: spmmSuite, prune: pruneSuite, train: trainSuite, formats: formatsSuite, cuda: cudaSuite };
 
 const USAGE = `Usage: npm run bench -- [suite ...] [options]
 

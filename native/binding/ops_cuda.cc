@@ -209,6 +209,27 @@ class DeviceCsr : public Napi::ObjectWrap<DeviceCsr> {
   int64_t bytes_ = 0;
 };
 
+// cudaProbe(what, size, repeat): 'copy' (bytes, device to device) or 'sgd' (parameters) -> times (ms)
+Task prepare_probe(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) type_error("'copy' or 'sgd'", "what", info[0]);
+  const std::string what = info[0].As<Napi::String>().Utf8Value();
+  if (what != "copy" && what != "sgd") range_error("'copy' or 'sgd'", "what", describe(info[0]));
+  const int64_t size = positive_dim(info[1], "size");
+  const int repeat = static_cast<int>(positive_dim(info[2], "repeat"));
+  Task t;
+  auto result = std::make_shared<cuda::KernelTiming>();
+  t.run = [=] { *result = what == "copy" ? cuda::time_device_copy(size, repeat) : cuda::time_masked_sgd(size, repeat); };
+  t.finish = [result](Napi::Env env, Task&) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("median", result->median_ms);
+    o.Set("min", result->min_ms);
+    o.Set("max", result->max_ms);
+    o.Set("samples", result->samples);
+    return o;
+  };
+  return t;
+}
+
 Napi::Value memory(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("inUse", static_cast<double>(cuda::DeviceAllocator::instance().in_use_bytes()));
@@ -245,8 +266,10 @@ void register_cuda_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaEmptyCache", Napi::Function::New(env, empty_cache, "cudaEmptyCache"));
   exports.Set("cudaTimeKernel", Napi::Function::New(env, Sync<prepare_time>, "cudaTimeKernel"));
   exports.Set("DeviceCsr", DeviceCsr::Define(env));
+  exports.Set("cudaProbe", Napi::Function::New(env, Sync<prepare_probe>, "cudaProbe"));
 #else
   exports.Set("cudaTimeKernel", Napi::Function::New(env, Sync<unavailable>, "cudaTimeKernel"));
+  exports.Set("cudaProbe", Napi::Function::New(env, Sync<unavailable>, "cudaProbe"));
   for (const char* name : {"cudaCsrMatmul", "cudaCsrSddmm", "cudaMaskedSgd", "cudaSelectSmallest"}) {
     exports.Set(name, Napi::Function::New(env, Sync<unavailable>, name));
     exports.Set(std::string(name) + "Async", Napi::Function::New(env, Async<unavailable>, (std::string(name) + "Async").c_str()));

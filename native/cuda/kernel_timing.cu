@@ -13,6 +13,35 @@
 
 namespace shears::cuda {
 
+namespace {
+
+// Times `launch` with CUDA events until at least `repeat` samples and 50 ms.
+template <class Launch>
+KernelTiming time_events(Launch launch, int repeat, int warmup) {
+  return time_events(launch, repeat, warmup);
+}
+
+}  // namespace
+
+KernelTiming time_device_copy(int64_t bytes, int repeat) {
+  require_usable();
+  DeviceBuffer<unsigned char> a(bytes), b(bytes);
+  check(cudaMemset(a.data(), 1, static_cast<size_t>(bytes)), "cudaMemset");
+  return time_events([&] { check(cudaMemcpyAsync(b.data(), a.data(), static_cast<size_t>(bytes), cudaMemcpyDeviceToDevice), "cudaMemcpyAsync"); },
+                     repeat, 2);
+}
+
+KernelTiming time_masked_sgd(int64_t count, int repeat) {
+  require_usable();
+  DeviceBuffer<float> w(count), g(count), v(count);
+  DeviceBuffer<uint8_t> m(count);
+  check(cudaMemset(w.data(), 0, static_cast<size_t>(count) * 4), "cudaMemset");
+  check(cudaMemset(g.data(), 0, static_cast<size_t>(count) * 4), "cudaMemset");
+  check(cudaMemset(v.data(), 0, static_cast<size_t>(count) * 4), "cudaMemset");
+  check(cudaMemset(m.data(), 1, static_cast<size_t>(count)), "cudaMemset");
+  return time_events([&] { masked_sgd_launch(count, w.data(), g.data(), v.data(), m.data(), 0.01f, 0.9f, 0.0f, false); }, repeat, 2);
+}
+
 KernelTiming time_csr_kernel(const char* kernel, const cpu::CsrView& a, int64_t n, int repeat, int warmup) {
   require_usable();
   const bool sddmm = std::strcmp(kernel, "sddmm") == 0;
@@ -35,39 +64,7 @@ KernelTiming time_csr_kernel(const char* kernel, const cpu::CsrView& a, int64_t 
     if (sddmm) csr_sddmm_launch(a.rows, n, ptr.data(), idx.data(), in.data(), in2.data(), out.data());
     else csr_spmm_launch(a.rows, n, ptr.data(), idx.data(), val.data(), in.data(), out.data());
   };
-  for (int k = 0; k < warmup; ++k) launch();
-  check(cudaDeviceSynchronize(), "warm-up");
-  cudaEvent_t start, stop;
-  check(cudaEventCreate(&start), "cudaEventCreate");
-  check(cudaEventCreate(&stop), "cudaEventCreate");
-  std::vector<float> ms;
-  float total = 0;
-  try {
-    while (static_cast<int>(ms.size()) < repeat || total < 50.0f) {
-      check(cudaEventRecord(start), "cudaEventRecord");
-      launch();
-      check(cudaEventRecord(stop), "cudaEventRecord");
-      check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-      float t = 0;
-      check(cudaEventElapsedTime(&t, start, stop), "cudaEventElapsedTime");
-      ms.push_back(t);
-      total += t;
-      if (ms.size() > 100000) break;
-    }
-  } catch (...) {
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    throw;
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  std::sort(ms.begin(), ms.end());
-  KernelTiming r;
-  r.samples = static_cast<int>(ms.size());
-  r.median_ms = ms[ms.size() / 2];
-  r.min_ms = ms.front();
-  r.max_ms = ms.back();
-  return r;
+  return time_events(launch, repeat, warmup);
 }
 
 }  // namespace shears::cuda

@@ -45,5 +45,9 @@ struct KernelTiming {
   int samples = 0;
 };
 KernelTiming time_csr_kernel(const char* kernel, const cpu::CsrView& a, int64_t n, int repeat, int warmup);
+// Device-to-device copy of `bytes` (the bandwidth ceiling) and the fused masked SGD step over
+// `count` resident parameters (90% masked), timed the same way.
+KernelTiming time_device_copy(int64_t bytes, int repeat);
+KernelTiming time_masked_sgd(int64_t count, int repeat);
 
 }  // namespace shears::cuda

@@ -99,6 +99,11 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
       expect(t.min).toBeLessThanOrEqual(t.median);
       expect(t.median).toBeLessThanOrEqual(t.max);
     }
+    for (const what of ['copy', 'sgd'] as const) {
+      const p = native.cudaProbe(what, 1 << 20, 3);
+      expect(p.samples).toBeGreaterThanOrEqual(3);
+      expect(p.median).toBeGreaterThan(0);
+    }
     expect(() => native.cudaTimeKernel('spmmt', a.rows, a.cols, a.rowPtr, a.colIdx, a.values, 8, 1, 0)).toThrow(/spmm, spmv or sddmm/);
   });
 
