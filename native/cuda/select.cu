@@ -126,7 +126,6 @@ cpu::SelectResult select_smallest_host(std::vector<cpu::ScoreBuffer>& buffers, i
     n += b.count;
     any_eligible = any_eligible || b.eligible;
   }
-  std::vector<float> staged;
   DeviceBuffer<float> ds(n);
   DeviceBuffer<unsigned char> de(any_eligible ? n : 0), dm(n);
   {
