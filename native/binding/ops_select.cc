@@ -33,7 +33,7 @@ Napi::Array array_arg(const Napi::Value& v, const char* name, uint32_t expected_
   return a;
 }
 
-using SelectFn = cpu::SelectResult (*)(std::vector<cpu::ScoreBuffer>&, int64_t, cpu::NanPolicy, bool);
+using SelectFn = cpu::SelectResult (*)(std::vector<cpu::ScoreBuffer>&, int64_t, cpu::NanPolicy, bool, bool);
 
 // The arguments of a selection, checked and pinned, run by `run_select` (CPU or CUDA).
 Task prepare_select_with(const Napi::CallbackInfo& info, SelectFn run_select) {
@@ -72,10 +72,12 @@ Task prepare_select_with(const Napi::CallbackInfo& info, SelectFn run_select) {
       t.pin(e.handle);
     }
   }
+  bool scratch = true;  // every mask is allocated here (none is the caller's)
   for (uint32_t i = 0; i < count; ++i) {
     cpu::ScoreBuffer& b = (*buffers)[i];
     Napi::Value m;
     if (has_masks && !is_absent(masks_in.Get(i))) {
+      scratch = false;
       const std::string mname = "masks[" + std::to_string(i) + "]";
       const Array<uint8_t> out = u8(masks_in.Get(i), mname.c_str());
       expect_length(out, b.count, mname.c_str(), "scores[" + std::to_string(i) + "].length");
@@ -97,7 +99,9 @@ Task prepare_select_with(const Napi::CallbackInfo& info, SelectFn run_select) {
   }
   const size_t slot = t.pin(masks);
   auto result = std::make_shared<cpu::SelectResult>();
-  t.run = [buffers, k, nan, absolute, result, run_select] { *result = run_select(*buffers, k, nan, absolute); };
+  // Masks this call allocated itself may be written before its checks pass (they are dropped if it
+  // throws); the caller's own `masks` are written only after.
+  t.run = [buffers, k, nan, absolute, result, run_select, scratch] { *result = run_select(*buffers, k, nan, absolute, scratch); };
   t.finish = [slot, result](Napi::Env e, Task& self) {
     Napi::Object o = Napi::Object::New(e);
     o.Set("masks", self.pinned(slot));

@@ -35,7 +35,7 @@ void masked_sgd_host(int64_t count, float* w, const float* g, float* v, const ui
 // Exact selection of the k smallest over the buffers (global index order), with the CPU engine's
 // rules and errors (select.h); the buffers' masks are written on the host. select.cu.
 cpu::SelectResult select_smallest_host(std::vector<cpu::ScoreBuffer>& buffers, int64_t k, cpu::NanPolicy nan,
-                                       bool absolute);
+                                       bool absolute, bool scratch_masks = false);
 
 // Kernel-only timing for benchmarks: the operands are uploaded once (B, X, Y filled with a fixed
 // pattern), then `warmup` launches and timed launches (CUDA events around each) until at least

@@ -117,7 +117,7 @@ unsigned grid_for(long long n) { return static_cast<unsigned>(std::min<long long
 }  // namespace
 
 cpu::SelectResult select_smallest_host(std::vector<cpu::ScoreBuffer>& buffers, int64_t k, cpu::NanPolicy nan,
-                                       bool absolute) {
+                                       bool absolute, bool /*scratch_masks: the masks are written at the end anyway*/) {
   require_usable();
   // One device array for all buffers (global index order = buffer order, then index).
   int64_t n = 0;

@@ -1348,12 +1348,15 @@ void test_select_isa(Isa isa) {
       for (bool absolute : {false, true})
         for (int64_t k : {int64_t{0}, int64_t{1}, total / 10, total / 2, total}) {
           if (k > total) continue;
-          std::vector<uint8_t> mask(static_cast<size_t>(n), 7);
-          std::vector<cpu::ScoreBuffer> bufs{cpu::ScoreBuffer{s.data(), n, eligible.empty() ? nullptr : eligible.data(), mask.data()}};
-          cpu::select_smallest(bufs, k, nan, absolute);
           const auto want = sorted_selection(s, eligible, k, nan, absolute);
-          check(fmt("select n=%lld variant=%d abs=%d k=%lld", static_cast<long long>(n), variant, absolute, static_cast<long long>(k)) + tag,
-                mask == want);
+          for (bool scratch : {false, true}) {  // masks written after the checks, or in the counting pass
+            std::vector<uint8_t> mask(static_cast<size_t>(n), 7);
+            std::vector<cpu::ScoreBuffer> bufs{cpu::ScoreBuffer{s.data(), n, eligible.empty() ? nullptr : eligible.data(), mask.data()}};
+            cpu::select_smallest(bufs, k, nan, absolute, scratch);
+            check(fmt("select n=%lld variant=%d abs=%d k=%lld scratch=%d", static_cast<long long>(n), variant, absolute,
+                      static_cast<long long>(k), scratch) + tag,
+                  mask == want);
+          }
         }
     }
   // N:M, including groups of more than 16 (the sorted path).

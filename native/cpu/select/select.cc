@@ -81,7 +81,8 @@ const SelectKernels& select_kernels(Isa isa) {
   }
 }
 
-SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPolicy nan, bool absolute) {
+SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPolicy nan, bool absolute,
+                             bool scratch_masks) {
   const SelectKernels& kern = select_kernels(active_isa());
   ThreadPool& pool = ThreadPool::instance();
   const std::vector<Span> spans = make_spans(buffers);
@@ -235,7 +236,7 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
           cand[static_cast<size_t>(t)].reserve(static_cast<size_t>(static_cast<double>(s.end - s.begin) * share) + 16);
           SelectCounts c;
           kern.count_gather(b.scores, b.eligible, s.begin, s.end, lo, hi, nan_key, absolute, c,
-                            cand[static_cast<size_t>(t)]);
+                            cand[static_cast<size_t>(t)], scratch_masks ? b.mask : nullptr);
           below_in[static_cast<size_t>(t)] = c.below;
           eligible_in[static_cast<size_t>(t)] = c.eligible;
           nans[static_cast<size_t>(t)] = c.nans;
@@ -254,7 +255,18 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
           uint32_t threshold_key;
           int64_t less;
           rank_among_candidates(lo, hi - lo, r, threshold_key, less);
-          write_masks(threshold_key, r - less, cand);
+          if (scratch_masks) {
+            // The counting pass wrote the masks already; only the candidates inside the bracket
+            // (provisionally kept) are settled: below the threshold, or among its first ties.
+            int64_t ties = r - less;
+            for (int64_t t = 0; t < tasks; ++t) {
+              uint8_t* m = buffers[spans[t].buffer].mask;
+              for (const Candidate& e : cand[static_cast<size_t>(t)])
+                if (e.key < threshold_key || (e.key == threshold_key && ties-- > 0)) m[e.index] = 0;
+            }
+          } else {
+            write_masks(threshold_key, r - less, cand);
+          }
           return finish(threshold_key);
         }
         result.eligible = 0;  // recounted by the exact path

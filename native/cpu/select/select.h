@@ -34,7 +34,10 @@ struct SelectResult {
 // score is NaN under NanPolicy::kError (naming the buffer and index); masks are written only after
 // every check passed.
 // With `absolute`, |score| is ranked (L1 magnitude) without materialising it.
-SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPolicy nan, bool absolute);
+// `scratch_masks`: the masks are this call's own outputs (discarded if it throws), so they may be
+// written during the counting pass, which saves the separate mask pass over the scores.
+SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPolicy nan, bool absolute,
+                             bool scratch_masks = false);
 
 // N:M masks: in every group of m consecutive entries, the n with the largest |score| are kept (1)
 // and the rest pruned (0); entries with eligible[i] == 0 are already pruned: they rank lowest and
@@ -52,9 +55,11 @@ struct SelectCandidate {
 // The two full passes of the sampled path, compiled per ISA.
 struct SelectKernels {
   const char* name;
+  // With `mask` set, also writes the provisional mask: 0 below the bracket or not eligible, 1
+  // otherwise (the candidates inside the bracket are settled afterwards).
   void (*count_gather)(const float* scores, const uint8_t* eligible, int64_t begin, int64_t end, uint32_t lo,
                        uint32_t hi, uint32_t nan_key, bool absolute, SelectCounts& counts,
-                       std::vector<SelectCandidate>& out);
+                       std::vector<SelectCandidate>& out, uint8_t* mask);
   void (*write_mask)(const float* scores, const uint8_t* eligible, uint8_t* mask, int64_t begin, int64_t end,
                      uint32_t threshold_key, uint32_t nan_key, bool absolute);
 };

@@ -47,7 +47,7 @@ inline void count_block(const float* sc, const uint8_t* el, int64_t i, int64_t n
 // lo <= key <= hi (in index order) to `out`.
 inline void count_gather(const float* sc, const uint8_t* el, int64_t begin, int64_t end, uint32_t lo,
                          uint32_t hi, uint32_t nan_key, bool absolute, SelectCounts& counts,
-                         std::vector<SelectCandidate>& out) {
+                         std::vector<SelectCandidate>& out, uint8_t* mask = nullptr) {
   constexpr int64_t kBlock = 256;
   alignas(64) uint32_t keys[kBlock];
   const uint32_t width = hi - lo;
@@ -57,6 +57,12 @@ inline void count_gather(const float* sc, const uint8_t* el, int64_t begin, int6
     else count_block<false>(sc, el, i, n, lo, nan_key, absolute, keys, counts);
     for (int64_t j = 0; j < n; ++j)
       if (keys[j] <= width && (el == nullptr || el[i + j])) out.push_back({keys[j] + lo, i + j});
+    if (mask)
+      for (int64_t j = 0; j < n; ++j) {
+        // keys[j] is key - lo (wrapped below lo); ineligible entries hold 0xFFFFFFFF.
+        const uint32_t key = keys[j] + lo;
+        mask[i + j] = (el == nullptr || el[i + j]) && key >= lo;
+      }
   }
 }
 

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "select_kernels.h"
 
@@ -69,9 +70,27 @@ inline const CompressTable& compress_table() {
   return t;
 }
 
+// For each 8-bit lane mask: the 8 bytes 0/1 it stands for.
+struct ByteTable {
+  uint64_t bytes[256];
+  ByteTable() {
+    for (int m = 0; m < 256; ++m) {
+      uint64_t b = 0;
+      for (int j = 0; j < 8; ++j)
+        if (m & (1 << j)) b |= uint64_t{1} << (8 * j);
+      bytes[m] = b;
+    }
+  }
+};
+inline const ByteTable& byte_table() {
+  static const ByteTable t;
+  return t;
+}
+
 template <bool Absolute, bool HasEl>
 void count_gather_x86(const float* sc, const uint8_t* el, int64_t begin, int64_t end, uint32_t lo, uint32_t hi,
-                      uint32_t nan_key, SelectCounts& counts, std::vector<SelectCandidate>& out) {
+                      uint32_t nan_key, SelectCounts& counts, std::vector<SelectCandidate>& out, uint8_t* mask) {
+  const ByteTable& bytes = byte_table();
   const KeyConsts c(nan_key);
   const CompressTable& table = compress_table();
   const __m256i slo = _mm256_set1_epi32(static_cast<int32_t>(lo ^ kFlip));
@@ -101,6 +120,11 @@ void count_gather_x86(const float* sc, const uint8_t* el, int64_t begin, int64_t
       nans = _mm256_sub_epi32(nans, _mm256_and_si256(_mm256_cmpgt_epi32(mag, c.inf), e));
       if (HasEl) eligible = _mm256_sub_epi32(eligible, e);
       const int inside = bits_of(_mm256_andnot_si256(_mm256_or_si256(lt, gt), e));
+      if (mask) {
+        // Provisional mask: kept unless below the bracket or not eligible.
+        const uint64_t keep = bytes.bytes[bits_of(_mm256_andnot_si256(lt, e))];
+        std::memcpy(mask + i, &keep, sizeof keep);
+      }
       const __m256i perm = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(table.lanes[inside])));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(stage_key + staged), _mm256_permutevar8x32_epi32(skey, perm));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(stage_pos + staged), _mm256_permutevar8x32_epi32(pos, perm));
@@ -119,7 +143,7 @@ void count_gather_x86(const float* sc, const uint8_t* el, int64_t begin, int64_t
   counts.below += hsum(below);
   counts.nans += hsum(nans);
   counts.eligible += HasEl ? hsum(eligible) : (i - begin);
-  if (i < end) count_gather(sc, el, i, end, lo, hi, nan_key, Absolute, counts, out);
+  if (i < end) count_gather(sc, el, i, end, lo, hi, nan_key, Absolute, counts, out, mask);
 }
 
 template <bool Absolute, bool HasEl>
@@ -149,13 +173,13 @@ void write_mask_x86(const float* sc, const uint8_t* el, uint8_t* m, int64_t begi
 
 inline void count_gather_avx2(const float* sc, const uint8_t* el, int64_t begin, int64_t end, uint32_t lo,
                               uint32_t hi, uint32_t nan_key, bool absolute, SelectCounts& counts,
-                              std::vector<SelectCandidate>& out) {
+                              std::vector<SelectCandidate>& out, uint8_t* mask) {
   if (absolute) {
-    if (el) count_gather_x86<true, true>(sc, el, begin, end, lo, hi, nan_key, counts, out);
-    else count_gather_x86<true, false>(sc, el, begin, end, lo, hi, nan_key, counts, out);
+    if (el) count_gather_x86<true, true>(sc, el, begin, end, lo, hi, nan_key, counts, out, mask);
+    else count_gather_x86<true, false>(sc, el, begin, end, lo, hi, nan_key, counts, out, mask);
   } else {
-    if (el) count_gather_x86<false, true>(sc, el, begin, end, lo, hi, nan_key, counts, out);
-    else count_gather_x86<false, false>(sc, el, begin, end, lo, hi, nan_key, counts, out);
+    if (el) count_gather_x86<false, true>(sc, el, begin, end, lo, hi, nan_key, counts, out, mask);
+    else count_gather_x86<false, false>(sc, el, begin, end, lo, hi, nan_key, counts, out, mask);
   }
 }
 
