@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { advise, BsrMatrix, CsrMatrix, gemm, info, readSparse, resolveDevice, sddmm, setIsa, setNumThreads } from '../index.js';
+import { advise, BsrMatrix, CsrMatrix, gemm, info, readSparse, resolveDevice, sddmm, setIsa, setNumThreads, type Isa } from '../index.js';
 import { native } from '../native.js';
 
 export interface BenchCliOptions {
@@ -148,7 +148,7 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
   const gpu = o.device === 'cuda';
   if (gpu) resolveDevice('cuda'); // a clear ERR_SHEARS_CUDA error when no device is usable
   if (o.threads !== undefined) setNumThreads(Number(o.threads));
-  if (o.isa !== undefined) setIsa(o.isa as never);
+  if (o.isa !== undefined) setIsa(o.isa as Isa);
   const ns = kernel === 'spmv' ? [1] : o.n.split(',').map((s) => {
     const v = Number(s);
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`Expected dense column counts like 64,256 for --n but received '${o.n}'`);
