@@ -66,7 +66,7 @@ describe('shears CLI', () => {
 
   it('train on the embedded MNIST prints JSON with every field and writes a loadable model', () => {
     const out = path.join(dir, 'trained.safetensors');
-    const json = JSON.parse(run('train', '--data', 'mnist', '--epochs', '2', '--sparsity', '0.5', '--schedule', 'one-shot', '--arch', '784-64-10', '--out', out, '--json'));
+    const json = JSON.parse(run('train', '--data', 'mnist', '--epochs', '2', '--sparsity', '0.5', '--schedule', 'one-shot', '--arch', '784-64-10', '--sparse-execution', 'auto', '--out', out, '--json'));
     expect(json.accuracy).toBeGreaterThan(0.8);
     expect(json.sparsity).toBeCloseTo(0.5, 2);
     expect(json.epochSeconds).toHaveLength(2);
@@ -79,6 +79,8 @@ describe('shears CLI', () => {
     expect(r.stderr.toString()).toMatch(/--arch starts with 100 inputs.*784 features/);
     const bad = spawnSync(process.execPath, [cli, 'train', '--lr', '-1'], { cwd: root });
     expect(bad.stderr.toString()).toMatch(/--lr/);
+    for (const l of json.layers) expect(['csr', 'dense']).toContain(l.kernel);
+    expect(spawnSync(process.execPath, [cli, 'train', '--sparse-execution', 'fast'], { cwd: root }).stderr.toString()).toMatch(/sparse-execution/);
   });
 
   it('bad arguments exit non-zero with a clear message', () => {

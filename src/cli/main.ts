@@ -81,6 +81,7 @@ program
   .addOption(new Option('--criterion <c>', 'what ranks the weights').choices(['magnitude', 'gradient', 'taylor', 'fisher', 'movement']).default(trainDefaults.criterion))
   .addOption(new Option('--scope <scope>', 'one threshold over all layers, or per layer').choices(['global', 'layer']).default(trainDefaults.scope))
   .option('--seed <n>', 'seed (initialisation, shuffling)', trainDefaults.seed)
+  .addOption(new Option('--sparse-execution <how>', 'dense or CSR per layer: by density, or measured (auto)').choices(['density', 'auto']).default('density'))
   .option('--out <file>', 'write the trained model (safetensors, PyTorch pruned form)')
   .option('--json', 'print { accuracy, loss, sparsity, epochSeconds, layers } as JSON')
   .action(async (o: TrainCliOptions) => {

@@ -21,6 +21,8 @@ export interface TrainCliOptions {
   criterion: Criterion;
   scope: 'global' | 'layer';
   seed: string;
+  /** 'density' (by the kept fraction) or 'auto' (the format advisor times dense and CSR per layer). */
+  sparseExecution?: string;
   out?: string;
   json?: boolean;
 }
@@ -88,7 +90,10 @@ export async function runTrain(o: TrainCliOptions, stream: NodeJS.WriteStream = 
   if (sizes[0] !== train.features) throw new RangeError(`--arch starts with ${sizes[0]} inputs but ${name} has ${train.features} features`);
   if (sizes[sizes.length - 1] < train.classes) throw new RangeError(`--arch ends with ${sizes[sizes.length - 1]} outputs but ${name} has ${train.classes} classes`);
   const modules = sizes.slice(1).flatMap((out, i) => (i + 2 < sizes.length ? [new Linear(sizes[i], out), new ReLU()] : [new Linear(sizes[i], out)]));
-  const model = new Sequential(modules, { seed });
+  const sparseExecution = o.sparseExecution ?? 'density';
+  if (sparseExecution !== 'density' && sparseExecution !== 'auto')
+    throw new RangeError(`Expected density or auto for --sparse-execution but received '${sparseExecution}'`);
+  const model = new Sequential(modules, { seed, sparseExecution });
   const sched = schedule(o, sparsity, epochs);
   const trainer = new Trainer(model, {
     optimizer: { lr, momentum, weightDecay },
@@ -124,9 +129,14 @@ export async function runTrain(o: TrainCliOptions, stream: NodeJS.WriteStream = 
   const final = await trainer.evaluate(test);
   const sparseMs = inferenceMs(model, test);
   const saved = model.sparseBelow;
+  const savedExecution = model.sparseExecution;
+  model.sparseExecution = 'density';
   model.sparseBelow = -1; // every layer dense, for the comparison
+  model.invalidate();
   const denseMs = inferenceMs(model, test);
   model.sparseBelow = saved;
+  model.sparseExecution = savedExecution;
+  model.invalidate();
   const rows = model.summary();
   if (o.out) model.save(o.out);
   const result = {
