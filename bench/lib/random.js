@@ -6,18 +6,10 @@
  * torch_peer.py draws its matrices from the same distribution (not the same numbers).
  */
 import { BsrMatrix, CsrMatrix } from '../../dist/index.js';
+import { uniformGenerator } from '../../dist/prune/random.js';
 
-/** mulberry32: a small, fast 32-bit PRNG; returns a function giving uniform floats in [0, 1). */
-export function prng(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The library's seeded uniform generator (mulberry32): a function giving floats in [0, 1). */
+export const prng = uniformGenerator;
 
 /** `length` floats uniform in [-1, 1). */
 export function randomDense(length, seed) {

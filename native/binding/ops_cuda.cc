@@ -8,6 +8,7 @@
 //   cudaMemory() -> { inUse, cached }   cudaEmptyCache()
 //   cudaTimeKernel(kernel, rows, cols, rowPtr, colIdx, values, n, repeat, warmup) -> kernel-only times (ms)
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -76,11 +77,23 @@ Task prepare_sddmm(const Napi::CallbackInfo& info) {
   return t;
 }
 
-Task prepare_sgd(const Napi::CallbackInfo& info) {
-  Task t;
-  const SgdArgs a = sgd_args(info, t);
-  t.run = [a] { cuda::masked_sgd_host(a.count, a.w, a.g, a.v, a.mask, a.lr, a.momentum, a.weight_decay, a.nesterov); };
-  t.finish = [](Napi::Env env, Task&) { return env.Undefined(); };
+void sgd_step(const SgdArgs& a) {
+  cuda::masked_sgd_host(a.count, a.w, a.g, a.v, a.mask, a.lr, a.momentum, a.weight_decay, a.nesterov);
+}
+constexpr Prepare prepare_sgd = sgd_task<sgd_step>;
+
+// A task whose result is a timing { median, min, max, samples } (ms) computed by `measure`.
+Task timing_task(Task t, std::function<cuda::KernelTiming()> measure) {
+  auto result = std::make_shared<cuda::KernelTiming>();
+  t.run = [result, measure = std::move(measure)] { *result = measure(); };
+  t.finish = [result](Napi::Env env, Task&) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("median", result->median_ms);
+    o.Set("min", result->min_ms);
+    o.Set("max", result->max_ms);
+    o.Set("samples", result->samples);
+    return o;
+  };
   return t;
 }
 
@@ -93,17 +106,7 @@ Task prepare_time(const Napi::CallbackInfo& info) {
   const int64_t n = positive_dim(info[6], "n");
   const int repeat = static_cast<int>(positive_dim(info[7], "repeat"));
   const int warmup = static_cast<int>(dim(info[8], "warmup"));
-  auto result = std::make_shared<cuda::KernelTiming>();
-  t.run = [=] { *result = cuda::time_csr_kernel(kernel.c_str(), a, n, repeat, warmup); };
-  t.finish = [result](Napi::Env env, Task&) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("median", result->median_ms);
-    o.Set("min", result->min_ms);
-    o.Set("max", result->max_ms);
-    o.Set("samples", result->samples);
-    return o;
-  };
-  return t;
+  return timing_task(std::move(t), [=] { return cuda::time_csr_kernel(kernel.c_str(), a, n, repeat, warmup); });
 }
 
 // A CSR matrix resident on the GPU: uploaded once, multiplied many times, released by dispose()
@@ -177,13 +180,7 @@ class DeviceCsr : public Napi::ObjectWrap<DeviceCsr> {
     const size_t slot = t.pin(out.handle);
     const float* bd = b.data;
     float* od = out.data;
-    t.run = [s, bd, n, od] {
-      cuda::require_usable();
-      cuda::DeviceBuffer<float> db(s->cols * n), dc(s->rows * n);
-      db.upload(bd, s->cols * n);
-      cuda::csr_spmm_launch(s->rows, n, s->ptr.data(), s->idx.data(), s->val.data(), db.data(), dc.data());
-      dc.download(od, s->rows * n);
-    };
+    t.run = [s, bd, n, od] { cuda::csr_spmm_device_a(s->rows, s->cols, s->ptr.data(), s->idx.data(), s->val.data(), bd, n, od); };
     t.finish = [slot](Napi::Env, Task& self) { return self.pinned(slot); };
     return t;
   }
@@ -216,18 +213,7 @@ Task prepare_probe(const Napi::CallbackInfo& info) {
   if (what != "copy" && what != "sgd") range_error("'copy' or 'sgd'", "what", describe(info[0]));
   const int64_t size = positive_dim(info[1], "size");
   const int repeat = static_cast<int>(positive_dim(info[2], "repeat"));
-  Task t;
-  auto result = std::make_shared<cuda::KernelTiming>();
-  t.run = [=] { *result = what == "copy" ? cuda::time_device_copy(size, repeat) : cuda::time_masked_sgd(size, repeat); };
-  t.finish = [result](Napi::Env env, Task&) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("median", result->median_ms);
-    o.Set("min", result->min_ms);
-    o.Set("max", result->max_ms);
-    o.Set("samples", result->samples);
-    return o;
-  };
-  return t;
+  return timing_task(Task{}, [=] { return what == "copy" ? cuda::time_device_copy(size, repeat) : cuda::time_masked_sgd(size, repeat); });
 }
 
 Napi::Value memory(const Napi::CallbackInfo& info) {

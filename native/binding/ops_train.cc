@@ -391,13 +391,8 @@ Task prepare_prune_layers(const Napi::CallbackInfo& info) {
 }
 
 // maskedSgd(w, g, v, mask?, lr, momentum, weightDecay, nesterov): one fused optimizer step in place.
-Task prepare_sgd(const Napi::CallbackInfo& info) {
-  Task t;
-  const SgdArgs a = sgd_args(info, t);
-  t.run = [a] { tr::masked_sgd(a.w, a.g, a.v, a.mask, a.count, a.lr, a.momentum, a.weight_decay, a.nesterov); };
-  t.finish = [](Napi::Env env, Task&) { return env.Undefined(); };
-  return t;
-}
+void sgd_step(const SgdArgs& a) { tr::masked_sgd(a.w, a.g, a.v, a.mask, a.count, a.lr, a.momentum, a.weight_decay, a.nesterov); }
+constexpr Prepare prepare_sgd = sgd_task<sgd_step>;
 
 }  // namespace
 

@@ -53,4 +53,14 @@ inline SgdArgs sgd_args(const Napi::CallbackInfo& info, Task& t) {
   return a;
 }
 
+// The task of one step: `step` runs on the arguments (CPU or CUDA), the result is undefined.
+template <void (*Step)(const SgdArgs&)>
+Task sgd_task(const Napi::CallbackInfo& info) {
+  Task t;
+  const SgdArgs a = sgd_args(info, t);
+  t.run = [a] { Step(a); };
+  t.finish = [](Napi::Env env, Task&) { return env.Undefined(); };
+  return t;
+}
+
 }  // namespace shears::binding

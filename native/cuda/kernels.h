@@ -26,6 +26,11 @@ void csr_sddmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t
 void masked_sgd_launch(int64_t count, float* w, const float* g, float* v, const uint8_t* mask, float lr,
                        float momentum, float weight_decay, bool nesterov, cudaStream_t stream = nullptr);
 
+// C = A·B with A already on the device (rows x cols CSR) and B, C in host memory: B uploaded,
+// the product run, C downloaded (synchronously; execution errors surface there, checked).
+void csr_spmm_device_a(int64_t rows, int64_t cols, const int32_t* ptr, const int32_t* idx, const float* val,
+                       const float* b, int64_t n, float* c);
+
 // Host entries: arrays in host memory, validated views (the caller validates).
 void csr_spmm_host(const cpu::CsrView& a, const float* b, int64_t n, float* c);
 void csr_sddmm_host(const cpu::CsrView& p, const float* x, const float* y, int64_t n, float* out);

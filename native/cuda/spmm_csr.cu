@@ -47,17 +47,24 @@ void csr_spmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t*
   check_launch("csr_spmm_kernel");
 }
 
+void csr_spmm_device_a(int64_t rows, int64_t cols, const int32_t* ptr, const int32_t* idx, const float* val,
+                       const float* b, int64_t n, float* c) {
+  require_usable();
+  DeviceBuffer<float> db(cols * n), dc(rows * n);
+  db.upload(b, cols * n);
+  csr_spmm_launch(rows, n, ptr, idx, val, db.data(), dc.data());
+  dc.download(c, rows * n);  // synchronises: execution errors surface here, checked
+}
+
 void csr_spmm_host(const cpu::CsrView& a, const float* b, int64_t n, float* c) {
   require_usable();
   const int64_t nnz = a.nnz();
   DeviceBuffer<int32_t> ptr(a.rows + 1), idx(nnz);
-  DeviceBuffer<float> val(nnz), db(a.cols * n), dc(a.rows * n);
+  DeviceBuffer<float> val(nnz);
   ptr.upload(a.ptr, a.rows + 1);
   idx.upload(a.idx, nnz);
   val.upload(a.val, nnz);
-  db.upload(b, a.cols * n);
-  csr_spmm_launch(a.rows, n, ptr.data(), idx.data(), val.data(), db.data(), dc.data());
-  dc.download(c, a.rows * n);  // synchronises: execution errors surface here, checked
+  csr_spmm_device_a(a.rows, a.cols, ptr.data(), idx.data(), val.data(), b, n, c);
 }
 
 }  // namespace shears::cuda

@@ -76,11 +76,13 @@ inline void write_mask(const float* sc, const uint8_t* el, uint8_t* m, int64_t b
   }
 }
 
-inline SelectKernels make_select_kernels(const char* name) {
+// The table of a variant: the plain loops above unless the variant brings its own passes.
+inline SelectKernels make_select_kernels(const char* name, decltype(SelectKernels::count_gather) count = nullptr,
+                                         decltype(SelectKernels::write_mask) mask = nullptr) {
   SelectKernels k{};
   k.name = name;
-  k.count_gather = &count_gather;
-  k.write_mask = &write_mask;
+  k.count_gather = count ? count : &count_gather;
+  k.write_mask = mask ? mask : &write_mask;
   return k;
 }
 

@@ -195,11 +195,7 @@ inline void write_mask_avx2(const float* sc, const uint8_t* el, uint8_t* m, int6
 }
 
 inline SelectKernels make_select_kernels_x86(const char* name) {
-  SelectKernels k{};
-  k.name = name;
-  k.count_gather = &count_gather_avx2;
-  k.write_mask = &write_mask_avx2;
-  return k;
+  return make_select_kernels(name, &count_gather_avx2, &write_mask_avx2);
 }
 
 }  // namespace shears::cpu::kernels::x86
