@@ -188,6 +188,20 @@ describe.each(isas)('isa %s', (isa) => {
     }
   });
 
+  it('strip-packed SpMM (dense-ish rows, B far larger than L2) matches the reference, tail strips included', () => {
+    setIsa(isa);
+    // 2048 columns at density 0.3 with n = 100 (B 800 KiB; strips of 4/16/32/64 columns leave a
+    // narrower last strip) and n = 256 over more rows than one block of C tiles holds.
+    const r = caseRng();
+    for (const [rows, n, empty] of [[70, 100, true], [400, 256, false]] as const) {
+      const cols = 2048;
+      const d = sparseDense(rows, cols, 0.3, r, empty);
+      const a = CsrMatrix.fromDense(d, rows, cols);
+      const b = uniform(cols * n, r);
+      expectClose(a.matmul(b, n, { out: nanFilled(rows * n) }), denseRef(d, rows, cols, b, n), `${isa} strips ${rows}x${cols} n=${n} matmul`);
+    }
+  });
+
   it('results do not depend on the thread count', () => {
     setIsa(isa);
     const r = caseRng();

@@ -526,6 +526,10 @@ void test_csr() {
       {64, 2000, 0.05, Pattern::kUniform, {17, 64}},
       {96, 2000, 0.1, Pattern::kEmptyRows, {40}},
       {100, 4000, 0.03, Pattern::kUniform, {48}},
+      // Dense-ish rows with B far larger than L2: the strip-packed spmm, one or several row
+      // blocks, full and narrower last strips
+      {70, 2048, 0.3, Pattern::kUniform, {72, 100}},
+      {400, 2048, 0.2, Pattern::kEmptyRows, {256}},
       // >= 16384 entries and n >= 32: spmmt transposes A once and runs spmm
       {300, 600, 0.1, Pattern::kUniform, {32, 48}},
       {300, 600, 0.1, Pattern::kUnsortedDup, {40}},

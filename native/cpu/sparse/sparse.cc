@@ -162,6 +162,64 @@ void run_panelled(const CsrView& a, int64_t n, int64_t panels, Step step) {
                       }
                     });
 }
+
+// The strip-packed SpMM (kernels::csr_spmm_strips) pays when B is far larger than L2 and the rows
+// have enough entries per panel to amortise the C tile each (row, panel, strip) loads and stores.
+// Panel: the K rows of one strip that fill about 24 KiB (L1 keeps them while every row of the
+// block reads them). Block: the rows whose C fills about 192 KiB, so their tiles stay in L2
+// across panels.
+struct StripPlan {
+  int64_t panel_rows = 0, block_rows = 0;
+};
+
+StripPlan strip_plan(const SparseKernels& k, const CsrView& a, int64_t n, bool sorted) {
+  constexpr double kStripPanelBytes = 24 * 1024, kBlockBytes = 192 * 1024, kMinBBytes = 512 * 1024;
+  // Measured on Zen 3 (4096², n = 256): 1.55× the K-panelled kernel at 96 entries per segment,
+  // 1.15× at 38, 0.9× at 19.
+  constexpr double kMinEntriesPerSegment = 32;
+  const int64_t S = k.spmm_strip;
+  if (!sorted || a.rows == 0 || a.cols == 0 || n < 2 * S) return {};
+  if (static_cast<double>(a.cols) * n * sizeof(float) < kMinBBytes) return {};
+  StripPlan plan;
+  plan.panel_rows = std::max<int64_t>(16, static_cast<int64_t>(kStripPanelBytes / (S * sizeof(float))));
+  const double per_segment = static_cast<double>(a.nnz()) / a.rows * plan.panel_rows / a.cols;
+  if (per_segment < kMinEntriesPerSegment) return {};
+  plan.block_rows = std::max<int64_t>(8, static_cast<int64_t>(kBlockBytes / (n * sizeof(float))));
+  return plan;
+}
+
+void csr_spmm_strips(const SparseKernels& k, const CsrView& a, const float* b, int64_t n, float* c,
+                     const StripPlan& plan) {
+  const int64_t S = k.spmm_strip, strips = (n + S - 1) / S, K = a.cols;
+  AlignedBuffer packed(static_cast<size_t>(strips * K * S));
+  float* bp = packed.data();
+  parallel_for(K, 256, [&](int64_t k0, int64_t k1) {
+    for (int64_t s = 0; s < strips; ++s) {
+      const int64_t width = std::min<int64_t>(S, n - s * S);
+      for (int64_t kk = k0; kk < k1; ++kk) std::memcpy(bp + (s * K + kk) * S, b + kk * n + s * S, width * sizeof(float));
+    }
+  });
+  const int64_t panels = (K + plan.panel_rows - 1) / plan.panel_rows;
+  parallel_for_rows(a.rows, a.ptr, static_cast<double>(n), static_cast<double>(n) * panels, kMinChunkCost,
+                    [&](int64_t r0, int64_t r1) {
+                      std::vector<int32_t> seg0(static_cast<size_t>(plan.block_rows)), seg1(seg0.size());
+                      for (int64_t rb = r0; rb < r1; rb += plan.block_rows) {
+                        const int64_t re = std::min(r1, rb + plan.block_rows);
+                        std::copy(a.ptr + rb, a.ptr + re, seg0.begin());
+                        for (int64_t q = 0; q < panels; ++q) {
+                          const int64_t kend = std::min(K, (q + 1) * plan.panel_rows);
+                          for (int64_t i = rb; i < re; ++i) {
+                            int64_t p = seg0[i - rb];
+                            const int64_t p1 = a.ptr[i + 1];
+                            while (p < p1 && a.idx[p] < kend) ++p;
+                            seg1[i - rb] = static_cast<int32_t>(p);
+                          }
+                          k.csr_spmm_strips(a, bp, n, c, rb, re, seg0.data(), seg1.data(), q > 0);
+                          std::swap(seg0, seg1);
+                        }
+                      }
+                    });
+}
 }  // namespace
 
 void validate_bsr(const BsrView& a, const char* name) {
@@ -171,7 +229,12 @@ void validate_bsr(const BsrView& a, const char* name) {
 }
 
 void csr_spmm(const SparseKernels& k, const CsrView& a, const float* b, int64_t n, float* c) {
-  const int64_t panels = k_panels(a, n, validate_csr(a, "a"));
+  const bool sorted = validate_csr(a, "a");
+  if (const StripPlan plan = strip_plan(k, a, n, sorted); plan.panel_rows > 0) {
+    csr_spmm_strips(k, a, b, n, c, plan);
+    return;
+  }
+  const int64_t panels = k_panels(a, n, sorted);
   if (panels > 1) {
     run_panelled(a, n, panels, [&](int64_t r0, int64_t r1, int32_t* cur, int64_t kend, bool acc) {
       k.csr_spmm_panel(a, b, n, c, r0, r1, cur, kend, acc);

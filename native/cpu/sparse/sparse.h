@@ -43,6 +43,12 @@ struct SparseKernels {
   // no entry) when !accumulate, else adds to it.
   void (*csr_spmm_panel)(const CsrView& a, const float* b, int64_t n, float* c, int64_t r0,
                          int64_t r1, int32_t* cursor, int64_t kend, bool accumulate);
+  // Strip-packed SpMM step over rows [r0, r1) for the full strips of `spmm_strip` columns of a B
+  // packed strip by strip ([n / spmm_strip][K][spmm_strip]): the entries [seg0[i - r0],
+  // seg1[i - r0]) of each row. Writes C's strip tiles when !accumulate, else adds to them.
+  void (*csr_spmm_strips)(const CsrView& a, const float* bp, int64_t n, float* c, int64_t r0,
+                          int64_t r1, const int32_t* seg0, const int32_t* seg1, bool accumulate);
+  int spmm_strip;
   // Returns true when a column index in the rows is outside [0, cols) (those read as 0).
   bool (*csr_spmv)(const CsrView& a, const float* x, float* y, int64_t r0, int64_t r1);
   // c[K x n] += A[r0:r1, :]^T * b[r0:r1, j0:j1], for output columns [j0, j1) only.

@@ -1,7 +1,9 @@
 // CSR and BSR kernels written once against a vector type V (simd/vec_*.h) and compiled per ISA.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "sparse.h"
 
@@ -12,7 +14,7 @@ constexpr int64_t kPrefetchAhead = 8;
 
 // c[0:cols] = sum_p val[p] * b[idx[p] * ldb + 0:cols], cols <= NV * W (PARTIAL when <).
 // Two accumulator sets when NV is small so the FMA latency is hidden across nonzeros.
-template <class V, int NV, bool PARTIAL, bool ACC = false>
+template <class V, int NV, bool PARTIAL, bool ACC = false, bool PREFETCH = true>
 inline void csr_row_tile(const int32_t* idx, const float* val, int64_t p0, int64_t p1,
                          const float* b, int64_t ldb, float* c, int cols) {
   using Vec = typename V::V;
@@ -27,7 +29,7 @@ inline void csr_row_tile(const int32_t* idx, const float* val, int64_t p0, int64
   auto step = [&](int s, int64_t p) {
     const Vec a = V::set1(val[p]);
     const float* br = b + static_cast<int64_t>(idx[p]) * ldb;
-    if (p + kPrefetchAhead < p1) {
+    if (PREFETCH && p + kPrefetchAhead < p1) {
       // B rows are visited in a data-dependent order the hardware prefetcher cannot follow.
       const float* ahead = b + static_cast<int64_t>(idx[p + kPrefetchAhead]) * ldb;
 #pragma GCC unroll 8
@@ -86,6 +88,46 @@ void csr_spmm_panel(const CsrView& a, const float* b, int64_t n, float* c, int64
     cursor[i - r0] = static_cast<int32_t>(p1);
     if (!accumulate) csr_row<V, false>(a, p0, p1, b, n, c + i * n);
     else if (p1 > p0) csr_row<V, true>(a, p0, p1, b, n, c + i * n);
+  }
+}
+
+// Strip-packed SpMM step (sorted rows; see csr_spmm in sparse.cc): `bp` holds the full-width
+// column strips of B, strip s as a contiguous [K x S] block (S = kSpmmStrip<V> columns), so the
+// part of a strip that one K panel covers sits in L1 while every row of the block uses it. For
+// each strip, then each row i in [r0, r1): C[i, s*S : s*S+S] (+)= the entries [seg0, seg1) of
+// row i (those in the panel). `accumulate` false writes the tiles (zero for an empty segment).
+template <class V>
+constexpr int kSpmmStrip = 4 * V::W;
+
+template <class V>
+void csr_spmm_strips(const CsrView& a, const float* bp, int64_t n, float* c, int64_t r0, int64_t r1,
+                     const int32_t* seg0, const int32_t* seg1, bool accumulate) {
+  constexpr int S = kSpmmStrip<V>, W = V::W;
+  const int64_t strips = (n + S - 1) / S;
+  for (int64_t s = 0; s < strips; ++s) {
+    const float* bs = bp + s * a.cols * S;
+    const int width = static_cast<int>(std::min<int64_t>(S, n - s * S));
+    for (int64_t i = r0; i < r1; ++i) {
+      const int64_t p0 = seg0[i - r0], p1 = seg1[i - r0];
+      if (accumulate && p1 == p0) continue;
+      float* ct = c + i * n + s * S;
+      auto tile = [&](auto nv, auto partial, int j, int cols) {
+        constexpr int NV = decltype(nv)::value;
+        constexpr bool P = decltype(partial)::value;
+        if (accumulate) csr_row_tile<V, NV, P, true, false>(a.idx, a.val, p0, p1, bs + j, S, ct + j, cols);
+        else csr_row_tile<V, NV, P, false, false>(a.idx, a.val, p0, p1, bs + j, S, ct + j, cols);
+      };
+      using F = std::false_type;
+      using T = std::true_type;
+      if (width == S) {
+        tile(std::integral_constant<int, 4>{}, F{}, 0, S);
+        continue;
+      }
+      int j = 0;  // the last, narrower strip
+      if (j + 2 * W <= width) { tile(std::integral_constant<int, 2>{}, F{}, j, 2 * W); j += 2 * W; }
+      if (j + W <= width) { tile(std::integral_constant<int, 1>{}, F{}, j, W); j += W; }
+      if (j < width) tile(std::integral_constant<int, 1>{}, T{}, j, width - j);
+    }
   }
 }
 
@@ -518,6 +560,8 @@ SparseKernels make_sparse_kernels() {
   k.name = V::kName;
   k.csr_spmm = &csr_spmm<V>;
   k.csr_spmm_panel = &csr_spmm_panel<V>;
+  k.csr_spmm_strips = &csr_spmm_strips<V>;
+  k.spmm_strip = kSpmmStrip<V>;
   k.csr_spmv = &csr_spmv<V>;
   k.csr_spmmt = &csr_spmmt<V>;
   k.csr_spmmt_panel = &csr_spmmt_panel<V>;
