@@ -1,12 +1,16 @@
 // CUDA entry points (kernels in native/cuda), present in every build: without CUDA they throw a
 // clear ERR_SHEARS_CUDA error naming the build to use.
 //   cudaCsrMatmul(rows, cols, rowPtr, colIdx, values, b, n, out?) -> Float32Array [rows, n]
+//   cudaCsrMatmulT(csr..., b, n, out?) -> [cols, n]     cudaCsrMatvec(csr..., x, out?) -> [rows]
+//   cudaBsrMatmul(rows, cols, blockRows, blockCols, rowPtr, colIdx, values, b, n, out?, tf32) -> [rows, n]
+//   cudaGemm(a, b, m, k, n, transA, transB, out?, tf32) -> [m, n]     cudaGemmBackend() -> 'cublas' | 'shears'
 //   cudaCsrSddmm(rows, cols, rowPtr, colIdx, values, x, y, n, out?) -> Float32Array [nnz]
 //   cudaMaskedSgd(w, g, v, mask?, lr, momentum, weightDecay, nesterov)
 //   cudaSelectSmallest(...) (registered by ops_select.cc in CUDA builds; a stub here otherwise)
 //   new DeviceCsr(rows, cols, rowPtr, colIdx, values): a resident CSR; .matmul(b, n, out?), .matmulAsync, .dispose(), .bytes
 //   cudaMemory() -> { inUse, cached }   cudaEmptyCache()
 //   cudaTimeKernel(kernel, rows, cols, rowPtr, colIdx, values, n, repeat, warmup) -> kernel-only times (ms)
+//   cudaTimeBsr(bsr..., n, tf32, repeat, warmup), cudaTimeGemm(m, k, n, tf32, repeat, warmup) -> times (ms)
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -17,6 +21,7 @@
 #include "args.h"
 #include "ops.h"
 #include "sgd_args.h"
+#include "sparse_args.h"
 #ifdef SHEARS_WITH_CUDA
 #include "../cuda/check.h"
 #include "../cuda/kernels.h"
@@ -29,52 +34,106 @@ namespace {
 #ifdef SHEARS_WITH_CUDA
 // rows, cols, rowPtr, colIdx, values at info[at .. at + 4], pinned on t and validated.
 cpu::CsrView csr_arg(const Napi::CallbackInfo& info, Task& t, size_t at = 0) {
-  const int64_t rows = dim(info[at], "rows"), cols = dim(info[at + 1], "cols");
-  const Array<int32_t> ptr = i32(info[at + 2], "rowPtr"), idx = i32(info[at + 3], "colIdx");
-  const Array<float> val = f32(info[at + 4], "values");
-  expect_length(ptr, rows + 1, "rowPtr", "rows + 1");
-  expect_length(val, idx.length, "values", "colIdx.length");
-  t.pin(ptr.handle);
-  t.pin(idx.handle);
-  t.pin(val.handle);
-  cpu::CsrView v{rows, cols, ptr.data, idx.data, val.data, idx.length};
-  cpu::validate_csr(v, "a");
-  return v;
+  const Csr a = csr_args(info, at);
+  a.pin(t);
+  cpu::validate_csr(a.v, "a");
+  return a.v;
 }
 
+// The BSR group (rows, cols, blockRows, blockCols, rowPtr, colIdx, values), pinned and validated.
+cpu::BsrView bsr_arg(const Napi::CallbackInfo& info, Task& t, size_t at = 0) {
+  const Bsr a = bsr_args(info, at);
+  a.pin(t);
+  cpu::validate_bsr(a.v, "a");
+  return a.v;
+}
+
+// A task writing `count` floats into the output at info[out_at] (absent: a new array) with `run`.
+Task output_task(Task t, const Napi::CallbackInfo& info, size_t out_at, int64_t count, const char* shape,
+                 std::initializer_list<std::pair<const void*, size_t>> inputs, std::function<void(float*)> run) {
+  const Array<float> out = output(info.Env(), info[out_at], count, "out", shape, inputs);
+  const size_t slot = t.pin(out.handle);
+  float* od = out.data;
+  t.run = [run = std::move(run), od] { run(od); };
+  t.finish = [slot](Napi::Env, Task& self) { return self.pinned(slot); };
+  return t;
+}
+
+// A dense operand at info[at] of `rows x n` floats, pinned.
+Array<float> dense_arg(const Napi::CallbackInfo& info, Task& t, size_t at, const char* name, int64_t rows, int64_t n,
+                       const char* shape) {
+  const Array<float> x = f32(info[at], name);
+  expect_length(x, checked_product(rows, n, name), name, shape);
+  t.pin(x.handle);
+  return x;
+}
+
+// cudaCsrMatmul(csr..., b, n, out?)
 Task prepare_matmul(const Napi::CallbackInfo& info) {
   Task t;
   const cpu::CsrView a = csr_arg(info, t);
-  const Array<float> b = f32(info[5], "b");
   const int64_t n = dim(info[6], "n");
-  expect_length(b, checked_product(a.cols, n, "b"), "b", "[cols x n]");
-  t.pin(b.handle);
-  const Array<float> out = output(info.Env(), info[7], checked_product(a.rows, n, "out"), "out", "[rows x n]",
-                                  {{b.data, b.bytes()}, {a.val, static_cast<size_t>(a.stored) * sizeof(float)}});
-  const size_t slot = t.pin(out.handle);
-  const float* bd = b.data;
-  float* od = out.data;
-  t.run = [a, bd, n, od] { cuda::csr_spmm_host(a, bd, n, od); };
-  t.finish = [slot](Napi::Env, Task& self) { return self.pinned(slot); };
-  return t;
+  const float* b = dense_arg(info, t, 5, "b", a.cols, n, "[cols x n]").data;
+  return output_task(std::move(t), info, 7, checked_product(a.rows, n, "out"), "[rows x n]",
+                     {{b, static_cast<size_t>(a.cols * n) * 4}, {a.val, static_cast<size_t>(a.stored) * sizeof(float)}},
+                     [a, b, n](float* c) { cuda::csr_spmm_host(a, b, n, c); });
+}
+
+// cudaCsrMatmulT(csr..., b, n, out?): C [cols x n] = Aᵀ·B
+Task prepare_matmul_t(const Napi::CallbackInfo& info) {
+  Task t;
+  const cpu::CsrView a = csr_arg(info, t);
+  const int64_t n = dim(info[6], "n");
+  const float* b = dense_arg(info, t, 5, "b", a.rows, n, "[rows x n]").data;
+  return output_task(std::move(t), info, 7, checked_product(a.cols, n, "out"), "[cols x n]",
+                     {{b, static_cast<size_t>(a.rows * n) * 4}, {a.val, static_cast<size_t>(a.stored) * sizeof(float)}},
+                     [a, b, n](float* c) { cuda::csr_spmmt_host(a, b, n, c); });
+}
+
+// cudaCsrMatvec(csr..., x, out?)
+Task prepare_matvec(const Napi::CallbackInfo& info) {
+  Task t;
+  const cpu::CsrView a = csr_arg(info, t);
+  const float* x = dense_arg(info, t, 5, "x", a.cols, 1, "[cols]").data;
+  return output_task(std::move(t), info, 6, a.rows, "[rows]",
+                     {{x, static_cast<size_t>(a.cols) * 4}, {a.val, static_cast<size_t>(a.stored) * sizeof(float)}},
+                     [a, x](float* y) { cuda::csr_spmv_host(a, x, y); });
+}
+
+// cudaBsrMatmul(bsr..., b, n, out?, tf32)
+Task prepare_bsr_matmul(const Napi::CallbackInfo& info) {
+  Task t;
+  const cpu::BsrView a = bsr_arg(info, t);
+  const int64_t n = dim(info[8], "n");
+  const float* b = dense_arg(info, t, 7, "b", a.cols, n, "[cols x n]").data;
+  const bool tc = boolean(info[10], "tf32", false);
+  return output_task(std::move(t), info, 9, checked_product(a.rows, n, "out"), "[rows x n]",
+                     {{b, static_cast<size_t>(a.cols * n) * 4}, {a.val, static_cast<size_t>(a.stored * a.br * a.bc) * sizeof(float)}},
+                     [a, b, n, tc](float* c) { cuda::bsr_spmm_host(a, b, n, c, tc); });
+}
+
+// cudaGemm(a, b, m, k, n, transA, transB, out?, tf32)
+Task prepare_gemm(const Napi::CallbackInfo& info) {
+  Task t;
+  const int64_t m = dim(info[2], "m"), k = dim(info[3], "k"), n = dim(info[4], "n");
+  const bool ta = boolean(info[5], "transA", false), tb = boolean(info[6], "transB", false);
+  const bool tf32 = boolean(info[8], "tf32", false);
+  const Array<float> a = dense_arg(info, t, 0, "a", m, k, ta ? "[k x m] with transA" : "[m x k]");
+  const Array<float> b = dense_arg(info, t, 1, "b", k, n, tb ? "[n x k] with transB" : "[k x n]");
+  const float *ad = a.data, *bd = b.data;
+  return output_task(std::move(t), info, 7, checked_product(m, n, "out"), "[m x n]", {{ad, a.bytes()}, {bd, b.bytes()}},
+                     [=](float* c) { cuda::gemm_host(ad, bd, c, m, k, n, ta, tb, tf32); });
 }
 
 Task prepare_sddmm(const Napi::CallbackInfo& info) {
   Task t;
   const cpu::CsrView p = csr_arg(info, t);
-  const Array<float> x = f32(info[5], "x"), y = f32(info[6], "y");
   const int64_t n = dim(info[7], "n");
-  expect_length(x, checked_product(p.rows, n, "x"), "x", "[rows x n]");
-  expect_length(y, checked_product(p.cols, n, "y"), "y", "[cols x n]");
-  t.pin(x.handle);
-  t.pin(y.handle);
-  const Array<float> out = output(info.Env(), info[8], p.nnz(), "out", "[nnz]", {{x.data, x.bytes()}, {y.data, y.bytes()}});
-  const size_t slot = t.pin(out.handle);
-  const float *xd = x.data, *yd = y.data;
-  float* od = out.data;
-  t.run = [p, xd, yd, n, od] { cuda::csr_sddmm_host(p, xd, yd, n, od); };
-  t.finish = [slot](Napi::Env, Task& self) { return self.pinned(slot); };
-  return t;
+  const float* x = dense_arg(info, t, 5, "x", p.rows, n, "[rows x n]").data;
+  const float* y = dense_arg(info, t, 6, "y", p.cols, n, "[cols x n]").data;
+  return output_task(std::move(t), info, 8, p.nnz(), "[nnz]",
+                     {{x, static_cast<size_t>(p.rows * n) * 4}, {y, static_cast<size_t>(p.cols * n) * 4}},
+                     [p, x, y, n](float* out) { cuda::csr_sddmm_host(p, x, y, n, out); });
 }
 
 void sgd_step(const SgdArgs& a) {
@@ -99,7 +158,7 @@ Task timing_task(Task t, std::function<cuda::KernelTiming()> measure) {
 
 // cudaTimeKernel(kernel, rows, cols, rowPtr, colIdx, values, n, repeat, warmup) -> { median, min, max, samples } (ms)
 Task prepare_time(const Napi::CallbackInfo& info) {
-  if (!info[0].IsString()) type_error("'spmm', 'spmv' or 'sddmm'", "kernel", info[0]);
+  if (!info[0].IsString()) type_error("'spmm', 'spmv', 'spmmt' or 'sddmm'", "kernel", info[0]);
   const std::string kernel = info[0].As<Napi::String>().Utf8Value();
   Task t;
   const cpu::CsrView a = csr_arg(info, t, 1);
@@ -108,6 +167,28 @@ Task prepare_time(const Napi::CallbackInfo& info) {
   const int warmup = static_cast<int>(dim(info[8], "warmup"));
   return timing_task(std::move(t), [=] { return cuda::time_csr_kernel(kernel.c_str(), a, n, repeat, warmup); });
 }
+
+// cudaTimeBsr(bsr..., n, tf32, repeat, warmup) -> times (ms)
+Task prepare_time_bsr(const Napi::CallbackInfo& info) {
+  Task t;
+  const cpu::BsrView a = bsr_arg(info, t);
+  const int64_t n = positive_dim(info[7], "n");
+  const bool tc = boolean(info[8], "tf32", false);
+  const int repeat = static_cast<int>(positive_dim(info[9], "repeat"));
+  const int warmup = static_cast<int>(dim(info[10], "warmup"));
+  return timing_task(std::move(t), [=] { return cuda::time_bsr_spmm(a, n, tc, repeat, warmup); });
+}
+
+// cudaTimeGemm(m, k, n, tf32, repeat, warmup) -> times (ms)
+Task prepare_time_gemm(const Napi::CallbackInfo& info) {
+  const int64_t m = positive_dim(info[0], "m"), k = positive_dim(info[1], "k"), n = positive_dim(info[2], "n");
+  const bool tf32 = boolean(info[3], "tf32", false);
+  const int repeat = static_cast<int>(positive_dim(info[4], "repeat"));
+  const int warmup = static_cast<int>(dim(info[5], "warmup"));
+  return timing_task(Task{}, [=] { return cuda::time_gemm(m, k, n, tf32, repeat, warmup); });
+}
+
+Napi::Value gemm_backend(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), cuda::gemm_backend()); }
 
 // A CSR matrix resident on the GPU: uploaded once, multiplied many times, released by dispose()
 // (or when collected). Its buffers live in a shared state that an in-flight job also holds, so
@@ -244,6 +325,17 @@ void register_cuda_ops(Napi::Env env, Napi::Object exports) {
 #ifdef SHEARS_WITH_CUDA
   exports.Set("cudaCsrMatmul", Napi::Function::New(env, Sync<prepare_matmul>, "cudaCsrMatmul"));
   exports.Set("cudaCsrMatmulAsync", Napi::Function::New(env, Async<prepare_matmul>, "cudaCsrMatmulAsync"));
+  exports.Set("cudaCsrMatmulT", Napi::Function::New(env, Sync<prepare_matmul_t>, "cudaCsrMatmulT"));
+  exports.Set("cudaCsrMatmulTAsync", Napi::Function::New(env, Async<prepare_matmul_t>, "cudaCsrMatmulTAsync"));
+  exports.Set("cudaCsrMatvec", Napi::Function::New(env, Sync<prepare_matvec>, "cudaCsrMatvec"));
+  exports.Set("cudaCsrMatvecAsync", Napi::Function::New(env, Async<prepare_matvec>, "cudaCsrMatvecAsync"));
+  exports.Set("cudaBsrMatmul", Napi::Function::New(env, Sync<prepare_bsr_matmul>, "cudaBsrMatmul"));
+  exports.Set("cudaBsrMatmulAsync", Napi::Function::New(env, Async<prepare_bsr_matmul>, "cudaBsrMatmulAsync"));
+  exports.Set("cudaGemm", Napi::Function::New(env, Sync<prepare_gemm>, "cudaGemm"));
+  exports.Set("cudaGemmAsync", Napi::Function::New(env, Async<prepare_gemm>, "cudaGemmAsync"));
+  exports.Set("cudaTimeBsr", Napi::Function::New(env, Sync<prepare_time_bsr>, "cudaTimeBsr"));
+  exports.Set("cudaTimeGemm", Napi::Function::New(env, Sync<prepare_time_gemm>, "cudaTimeGemm"));
+  exports.Set("cudaGemmBackend", Napi::Function::New(env, gemm_backend, "cudaGemmBackend"));
   exports.Set("cudaCsrSddmm", Napi::Function::New(env, Sync<prepare_sddmm>, "cudaCsrSddmm"));
   exports.Set("cudaCsrSddmmAsync", Napi::Function::New(env, Async<prepare_sddmm>, "cudaCsrSddmmAsync"));
   exports.Set("cudaMaskedSgd", Napi::Function::New(env, Sync<prepare_sgd>, "cudaMaskedSgd"));
@@ -254,13 +346,15 @@ void register_cuda_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("DeviceCsr", DeviceCsr::Define(env));
   exports.Set("cudaProbe", Napi::Function::New(env, Sync<prepare_probe>, "cudaProbe"));
 #else
-  exports.Set("cudaTimeKernel", Napi::Function::New(env, Sync<unavailable>, "cudaTimeKernel"));
-  exports.Set("cudaProbe", Napi::Function::New(env, Sync<unavailable>, "cudaProbe"));
-  for (const char* name : {"cudaCsrMatmul", "cudaCsrSddmm", "cudaMaskedSgd", "cudaSelectSmallest"}) {
+  for (const char* name : {"cudaTimeKernel", "cudaProbe", "cudaTimeBsr", "cudaTimeGemm"})
+    exports.Set(name, Napi::Function::New(env, Sync<unavailable>, name));
+  for (const char* name : {"cudaCsrMatmul", "cudaCsrMatmulT", "cudaCsrMatvec", "cudaBsrMatmul", "cudaGemm", "cudaCsrSddmm",
+                           "cudaMaskedSgd", "cudaSelectSmallest"}) {
     exports.Set(name, Napi::Function::New(env, Sync<unavailable>, name));
     exports.Set(std::string(name) + "Async", Napi::Function::New(env, Async<unavailable>, (std::string(name) + "Async").c_str()));
   }
   exports.Set("cudaMemory", Napi::Function::New(env, unavailable_value, "cudaMemory"));
+  exports.Set("cudaGemmBackend", Napi::Function::New(env, unavailable_value, "cudaGemmBackend"));
   exports.Set("cudaEmptyCache", Napi::Function::New(env, unavailable_value, "cudaEmptyCache"));
 #endif
 }

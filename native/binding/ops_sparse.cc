@@ -8,66 +8,10 @@
 #include "args.h"
 #include "ops.h"
 #include "owned.h"
+#include "sparse_args.h"
 
 namespace shears::binding {
 namespace {
-
-using Span = std::pair<const void*, size_t>;
-
-struct Csr {
-  cpu::CsrView v;
-  Array<int32_t> ptr, idx;
-  Array<float> val;
-  std::vector<Span> spans() const { return {{ptr.data, ptr.bytes()}, {idx.data, idx.bytes()}, {val.data, val.bytes()}}; }
-};
-
-struct Bsr {
-  cpu::BsrView v;
-  Array<int32_t> ptr, idx;
-  Array<float> val;
-  std::vector<Span> spans() const { return {{ptr.data, ptr.bytes()}, {idx.data, idx.bytes()}, {val.data, val.bytes()}}; }
-};
-
-// (rows, cols, rowPtr, colIdx, values) at info[at..at+4]. Structure is checked later, in run().
-Csr csr_args(const Napi::CallbackInfo& info, size_t at) {
-  Csr a;
-  a.v.rows = dim(info[at], "rows");
-  a.v.cols = dim(info[at + 1], "cols");
-  a.ptr = i32(info[at + 2], "rowPtr");
-  expect_length(a.ptr, a.v.rows + 1, "rowPtr", "rows + 1");
-  a.idx = i32(info[at + 3], "colIdx");
-  a.val = f32(info[at + 4], "values");
-  expect_length(a.val, a.idx.length, "values", "one per column index");
-  a.v.ptr = a.ptr.data;
-  a.v.idx = a.idx.data;
-  a.v.val = a.val.data;
-  a.v.stored = a.idx.length;
-  return a;
-}
-
-// (rows, cols, blockRows, blockCols, rowPtr, colIdx, values) at info[at..at+6].
-Bsr bsr_args(const Napi::CallbackInfo& info, size_t at) {
-  Bsr a;
-  a.v.rows = dim(info[at], "rows");
-  a.v.cols = dim(info[at + 1], "cols");
-  a.v.br = positive_dim(info[at + 2], "blockRows");
-  a.v.bc = positive_dim(info[at + 3], "blockCols");
-  if (a.v.rows % a.v.br != 0)
-    range_error("a multiple of blockRows (" + std::to_string(a.v.br) + ")", "rows", std::to_string(a.v.rows));
-  if (a.v.cols % a.v.bc != 0)
-    range_error("a multiple of blockCols (" + std::to_string(a.v.bc) + ")", "cols", std::to_string(a.v.cols));
-  a.ptr = i32(info[at + 4], "rowPtr");
-  expect_length(a.ptr, a.v.block_rows() + 1, "rowPtr", "rows / blockRows + 1");
-  a.idx = i32(info[at + 5], "colIdx");
-  a.val = f32(info[at + 6], "values");
-  expect_length(a.val, checked_product(a.idx.length, a.v.br * a.v.bc, "values"), "values",
-                "blockRows * blockCols per stored block");
-  a.v.ptr = a.ptr.data;
-  a.v.idx = a.idx.data;
-  a.v.val = a.val.data;
-  a.v.stored = a.idx.length;
-  return a;
-}
 
 std::vector<Span> join(std::vector<Span> a, std::initializer_list<Span> b) {
   a.insert(a.end(), b.begin(), b.end());

@@ -15,10 +15,50 @@ namespace shears::cuda {
 
 namespace {
 
-// Times `launch` with CUDA events until at least `repeat` samples and 50 ms.
+// A pair of CUDA events, destroyed with the object (also when a checked call throws).
+class EventPair {
+ public:
+  EventPair() {
+    check(cudaEventCreate(&start), "cudaEventCreate");
+    if (cudaError_t e = cudaEventCreate(&stop); e != cudaSuccess) {
+      cudaEventDestroy(start);
+      check(e, "cudaEventCreate");
+    }
+  }
+  EventPair(const EventPair&) = delete;
+  EventPair& operator=(const EventPair&) = delete;
+  ~EventPair() {
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+  }
+  cudaEvent_t start = nullptr, stop = nullptr;
+};
+
+// Times `launch` with CUDA events until at least `repeat` samples and 50 ms (at most 100k).
 template <class Launch>
 KernelTiming time_events(Launch launch, int repeat, int warmup) {
-  return time_events(launch, repeat, warmup);
+  for (int k = 0; k < warmup; ++k) launch();
+  check(cudaDeviceSynchronize(), "warm-up");
+  EventPair ev;
+  std::vector<float> ms;
+  float total = 0;
+  while ((static_cast<int>(ms.size()) < repeat || total < 50.0f) && ms.size() < 100000) {
+    check(cudaEventRecord(ev.start), "cudaEventRecord");
+    launch();
+    check(cudaEventRecord(ev.stop), "cudaEventRecord");
+    check(cudaEventSynchronize(ev.stop), "cudaEventSynchronize");
+    float t = 0;
+    check(cudaEventElapsedTime(&t, ev.start, ev.stop), "cudaEventElapsedTime");
+    ms.push_back(t);
+    total += t;
+  }
+  std::sort(ms.begin(), ms.end());
+  KernelTiming r;
+  r.samples = static_cast<int>(ms.size());
+  r.median_ms = ms[ms.size() / 2];
+  r.min_ms = ms.front();
+  r.max_ms = ms.back();
+  return r;
 }
 
 }  // namespace
@@ -44,27 +84,48 @@ KernelTiming time_masked_sgd(int64_t count, int repeat) {
 
 KernelTiming time_csr_kernel(const char* kernel, const cpu::CsrView& a, int64_t n, int repeat, int warmup) {
   require_usable();
-  const bool sddmm = std::strcmp(kernel, "sddmm") == 0;
-  if (!sddmm && std::strcmp(kernel, "spmm") != 0 && std::strcmp(kernel, "spmv") != 0)
-    throw Error(ErrorKind::kRange, std::string("Expected spmm, spmv or sddmm for kernel but received ") + kernel);
+  const std::string k = kernel;
+  if (k != "spmm" && k != "spmv" && k != "spmmt" && k != "sddmm")
+    throw Error(ErrorKind::kRange, "Expected spmm, spmv, spmmt or sddmm for kernel but received " + k);
+  if (k == "spmv") n = 1;
   const int64_t nnz = a.nnz();
-  DeviceBuffer<int32_t> ptr(a.rows + 1), idx(nnz);
-  DeviceBuffer<float> val(nnz);
-  ptr.upload(a.ptr, a.rows + 1);
-  idx.upload(a.idx, nnz);
-  val.upload(a.val, nnz);
-  const int64_t in_count = sddmm ? a.rows * n : a.cols * n, other = sddmm ? a.cols * n : 0;
-  const int64_t out_count = sddmm ? nnz : a.rows * n;
+  DeviceSparse d(a.ptr, a.rows + 1, a.idx, nnz, a.val, nnz);
+  // Operand counts: B (or x, or X) in `in`, Y in `in2` (SDDMM), the result in `out`.
+  const int64_t in_count = k == "sddmm" || k == "spmmt" ? a.rows * n : a.cols * n;
+  const int64_t other = k == "sddmm" ? a.cols * n : 0;
+  const int64_t out_count = k == "sddmm" ? nnz : k == "spmmt" ? a.cols * n : a.rows * n;
   std::vector<float> host(static_cast<size_t>(std::max(in_count, other)));
-  for (size_t k = 0; k < host.size(); ++k) host[k] = static_cast<float>((k * 2654435761u) % 1000) / 1000.0f - 0.5f;
+  for (size_t q = 0; q < host.size(); ++q) host[q] = static_cast<float>((q * 2654435761u) % 1000) / 1000.0f - 0.5f;
   DeviceBuffer<float> in(in_count), in2(other), out(out_count);
   in.upload(host.data(), in_count);
   if (other) in2.upload(host.data(), other);
   auto launch = [&] {
-    if (sddmm) csr_sddmm_launch(a.rows, n, ptr.data(), idx.data(), in.data(), in2.data(), out.data());
-    else csr_spmm_launch(a.rows, n, ptr.data(), idx.data(), val.data(), in.data(), out.data());
+    if (k == "sddmm") csr_sddmm_launch(a.rows, n, d.ptr.data(), d.idx.data(), in.data(), in2.data(), out.data());
+    else if (k == "spmv") csr_spmv_launch(a.rows, d.ptr.data(), d.idx.data(), d.val.data(), in.data(), out.data());
+    else if (k == "spmmt") csr_spmmt_launch(a.rows, a.cols, n, d.ptr.data(), d.idx.data(), d.val.data(), in.data(), out.data());
+    else csr_spmm_launch(a.rows, n, d.ptr.data(), d.idx.data(), d.val.data(), in.data(), out.data());
   };
   return time_events(launch, repeat, warmup);
+}
+
+KernelTiming time_bsr_spmm(const cpu::BsrView& a, int64_t n, bool tensor_cores, int repeat, int warmup) {
+  require_usable();
+  const int64_t nnzb = a.nnzb();
+  DeviceSparse d(a.ptr, a.block_rows() + 1, a.idx, nnzb, a.val, nnzb * a.br * a.bc);
+  std::vector<float> host(static_cast<size_t>(a.cols * n));
+  for (size_t q = 0; q < host.size(); ++q) host[q] = static_cast<float>((q * 2654435761u) % 1000) / 1000.0f - 0.5f;
+  DeviceBuffer<float> b(a.cols * n), c(a.rows * n);
+  b.upload(host.data(), a.cols * n);
+  return time_events([&] { bsr_spmm_launch(a, d.ptr.data(), d.idx.data(), d.val.data(), b.data(), n, c.data(), tensor_cores); },
+                     repeat, warmup);
+}
+
+KernelTiming time_gemm(int64_t m, int64_t k, int64_t n, bool tf32, int repeat, int warmup) {
+  require_usable();
+  DeviceBuffer<float> a(m * k), b(k * n), c(m * n);
+  check(cudaMemset(a.data(), 0, static_cast<size_t>(m * k) * 4), "cudaMemset");
+  check(cudaMemset(b.data(), 0, static_cast<size_t>(k * n) * 4), "cudaMemset");
+  return time_events([&] { gemm_launch(a.data(), b.data(), c.data(), m, k, n, false, false, tf32); }, repeat, warmup);
 }
 
 }  // namespace shears::cuda

@@ -11,6 +11,7 @@
 
 #include "../cpu/select/select.h"
 #include "../cpu/sparse/sparse.h"
+#include "memory.h"
 
 namespace shears::cuda {
 
@@ -26,6 +27,34 @@ void csr_sddmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t
 void masked_sgd_launch(int64_t count, float* w, const float* g, float* v, const uint8_t* mask, float lr,
                        float momentum, float weight_decay, bool nesterov, cudaStream_t stream = nullptr);
 
+// y = A·x: one warp per row, lanes striding over the row's entries, reduced with shuffles.
+void csr_spmv_launch(int64_t rows, const int32_t* ptr, const int32_t* idx, const float* val, const float* x, float* y,
+                     cudaStream_t stream = nullptr);
+// C[cols x n] = Aᵀ·B, B [rows x n]: C zeroed, then one warp per row of A adding val·B[row, :]
+// into C[idx, :] with atomics (the summation order differs between runs).
+void csr_spmmt_launch(int64_t rows, int64_t cols, int64_t n, const int32_t* ptr, const int32_t* idx,
+                      const float* val, const float* b, float* c, cudaStream_t stream = nullptr);
+// C[rows x n] = A·B for a BSR A (block br x bc, values row-major per block). On tensor cores
+// (TF32 mma, spmm_bsr.cu) when `tensor_cores`, the device has them (sm_80+) and the shapes allow
+// (bsr_tensor_core_shape); otherwise one thread per output column of a block row.
+bool bsr_tensor_core_shape(int64_t br, int64_t bc, int64_t n);
+void bsr_spmm_launch(const cpu::BsrView& shape, const int32_t* ptr, const int32_t* idx, const float* val,
+                     const float* b, int64_t n, float* c, bool tensor_cores, cudaStream_t stream = nullptr);
+// Dense C[m x n] = op(A)·op(B), row-major (gemm.cu): cuBLAS when the build found it (TF32 tensor
+// ops only when `tf32`), else shears' tiled SGEMM kernel (FP32).
+void gemm_launch(const float* a, const float* b, float* c, int64_t m, int64_t k, int64_t n, bool trans_a,
+                 bool trans_b, bool tf32, cudaStream_t stream = nullptr);
+// Which dense GEMM gemm_launch uses: "cublas" or "shears".
+const char* gemm_backend();
+
+// A sparse structure's arrays uploaded to the device (ptr, idx, and `values` floats).
+struct DeviceSparse {
+  DeviceSparse(const int32_t* ptr, int64_t ptr_count, const int32_t* idx, int64_t idx_count, const float* val,
+               int64_t val_count);
+  DeviceBuffer<int32_t> ptr, idx;
+  DeviceBuffer<float> val;
+};
+
 // C = A·B with A already on the device (rows x cols CSR) and B, C in host memory: B uploaded,
 // the product run, C downloaded (synchronously; execution errors surface there, checked).
 void csr_spmm_device_a(int64_t rows, int64_t cols, const int32_t* ptr, const int32_t* idx, const float* val,
@@ -34,6 +63,11 @@ void csr_spmm_device_a(int64_t rows, int64_t cols, const int32_t* ptr, const int
 // Host entries: arrays in host memory, validated views (the caller validates).
 void csr_spmm_host(const cpu::CsrView& a, const float* b, int64_t n, float* c);
 void csr_sddmm_host(const cpu::CsrView& p, const float* x, const float* y, int64_t n, float* out);
+void csr_spmv_host(const cpu::CsrView& a, const float* x, float* y);
+void csr_spmmt_host(const cpu::CsrView& a, const float* b, int64_t n, float* c);
+void bsr_spmm_host(const cpu::BsrView& a, const float* b, int64_t n, float* c, bool tensor_cores);
+void gemm_host(const float* a, const float* b, float* c, int64_t m, int64_t k, int64_t n, bool trans_a, bool trans_b,
+               bool tf32);
 void masked_sgd_host(int64_t count, float* w, const float* g, float* v, const uint8_t* mask, float lr, float momentum,
                      float weight_decay, bool nesterov);
 
@@ -44,12 +78,15 @@ cpu::SelectResult select_smallest_host(std::vector<cpu::ScoreBuffer>& buffers, i
 
 // Kernel-only timing for benchmarks: the operands are uploaded once (B, X, Y filled with a fixed
 // pattern), then `warmup` launches and timed launches (CUDA events around each) until at least
-// `repeat` samples and 50 ms. kernel: "spmm", "spmv" (n = 1) or "sddmm".
+// `repeat` samples and 50 ms. kernel: "spmm", "spmv" (n is 1), "spmmt" or "sddmm".
 struct KernelTiming {
   double median_ms = 0, min_ms = 0, max_ms = 0;
   int samples = 0;
 };
 KernelTiming time_csr_kernel(const char* kernel, const cpu::CsrView& a, int64_t n, int repeat, int warmup);
+// BSR SpMM (tensor cores when asked and possible) and dense GEMM [m x k]·[k x n], timed the same way.
+KernelTiming time_bsr_spmm(const cpu::BsrView& a, int64_t n, bool tensor_cores, int repeat, int warmup);
+KernelTiming time_gemm(int64_t m, int64_t k, int64_t n, bool tf32, int repeat, int warmup);
 // Device-to-device copy of `bytes` (the bandwidth ceiling) and the fused masked SGD step over
 // `count` resident parameters (90% masked), timed the same way.
 KernelTiming time_device_copy(int64_t bytes, int repeat);

@@ -31,7 +31,7 @@ __global__ void csr_sddmm_kernel(int rows, int n, const int* __restrict__ ptr, c
 void csr_sddmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t* idx, const float* x,
                       const float* y, float* out, cudaStream_t stream) {
   if (rows == 0) return;
-  csr_sddmm_kernel<<<row_blocks(rows), kWarpsPerBlock * kWarp, 0, stream>>>(static_cast<int>(rows), static_cast<int>(n),
+  csr_sddmm_kernel<<<row_blocks(rows), kWarpsPerBlock * kWarp, 0, stream>>>(int_dim(rows, "rows"), int_dim(n, "n"),
                                                                            ptr, idx, x, y, out);
   check_launch("csr_sddmm_kernel");
 }
@@ -39,13 +39,11 @@ void csr_sddmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t
 void csr_sddmm_host(const cpu::CsrView& p, const float* x, const float* y, int64_t n, float* out) {
   require_usable();
   const int64_t nnz = p.nnz();
-  DeviceBuffer<int32_t> ptr(p.rows + 1), idx(nnz);
+  DeviceSparse d(p.ptr, p.rows + 1, p.idx, nnz, nullptr, 0);  // the pattern: no values
   DeviceBuffer<float> dx(p.rows * n), dy(p.cols * n), dout(nnz);
-  ptr.upload(p.ptr, p.rows + 1);
-  idx.upload(p.idx, nnz);
   dx.upload(x, p.rows * n);
   dy.upload(y, p.cols * n);
-  csr_sddmm_launch(p.rows, n, ptr.data(), idx.data(), dx.data(), dy.data(), dout.data());
+  csr_sddmm_launch(p.rows, n, d.ptr.data(), d.idx.data(), dx.data(), dy.data(), dout.data());
   dout.download(out, nnz);
 }
 

@@ -42,7 +42,7 @@ __global__ void csr_spmm_kernel(int rows, int n, const int* __restrict__ ptr, co
 void csr_spmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t* idx, const float* val,
                      const float* b, float* c, cudaStream_t stream) {
   if (rows == 0 || n == 0) return;
-  csr_spmm_kernel<<<row_blocks(rows), kWarpsPerBlock * kWarp, 0, stream>>>(static_cast<int>(rows), static_cast<int>(n),
+  csr_spmm_kernel<<<row_blocks(rows), kWarpsPerBlock * kWarp, 0, stream>>>(int_dim(rows, "rows"), int_dim(n, "n"),
                                                                           ptr, idx, val, b, c);
   check_launch("csr_spmm_kernel");
 }
@@ -59,12 +59,8 @@ void csr_spmm_device_a(int64_t rows, int64_t cols, const int32_t* ptr, const int
 void csr_spmm_host(const cpu::CsrView& a, const float* b, int64_t n, float* c) {
   require_usable();
   const int64_t nnz = a.nnz();
-  DeviceBuffer<int32_t> ptr(a.rows + 1), idx(nnz);
-  DeviceBuffer<float> val(nnz);
-  ptr.upload(a.ptr, a.rows + 1);
-  idx.upload(a.idx, nnz);
-  val.upload(a.val, nnz);
-  csr_spmm_device_a(a.rows, a.cols, ptr.data(), idx.data(), val.data(), b, n, c);
+  DeviceSparse d(a.ptr, a.rows + 1, a.idx, nnz, a.val, nnz);
+  csr_spmm_device_a(a.rows, a.cols, d.ptr.data(), d.idx.data(), d.val.data(), b, n, c);
 }
 
 }  // namespace shears::cuda

@@ -12,13 +12,29 @@ export interface OutOptions {
 }
 
 export interface DeviceOutOptions extends OutOptions {
-  /** 'cpu' (default), 'cuda' (CSR only for now; arrays are copied to the GPU and back) or 'auto'. */
+  /**
+   * 'cpu' (default), 'cuda' or 'auto' (the GPU when one is usable). On 'cuda' the arrays are
+   * copied to the GPU and back per call; keep a matrix resident with `CsrMatrix.toDevice()`.
+   * CSR runs matvec, matmul and matmulT on the GPU; BSR runs matmul.
+   */
   device?: Device;
 }
 
+export interface MatmulOptions extends DeviceOutOptions {
+  /**
+   * BSR on the GPU only: allow TF32 tensor cores (blocks of 16, 32, 48 or 64 rows, block columns a
+   * multiple of 8, n a multiple of 16, sm_80+): inputs rounded to a 10-bit mantissa, sums in FP32.
+   * Off by default, as in PyTorch (`torch.backends.cuda.matmul.allow_tf32`).
+   */
+  tf32?: boolean;
+}
+
 type Op = 'Matvec' | 'Matmul' | 'MatmulT' | 'ToDense' | 'Sddmm';
-type CsrArgs = [rows: number, cols: number, rowPtr: Int32Array, colIdx: Int32Array, values: Float32Array];
 type AnyFn = (...args: unknown[]) => unknown;
+/** The method an op is called by ('MatmulT' → 'matmulT'). */
+const method = (op: Op): string => op[0].toLowerCase() + op.slice(1);
+/** The operations each format runs on the GPU. */
+const cudaOps: Record<'csr' | 'bsr', readonly Op[]> = { csr: ['Matvec', 'Matmul', 'MatmulT'], bsr: ['Matmul'] };
 
 /** Token that lets native-built results skip re-validation (they are valid by construction). */
 export const trusted: unique symbol = Symbol('shears.trusted');
@@ -66,44 +82,55 @@ export abstract class SparseMatrix {
     return withCallerStack(async () => this.call(op, true, ...rest) as Promise<T>);
   }
 
-  /** y = A·x, x has `cols` values, y has `rows`. */
-  matvec(x: Float32Array, options?: OutOptions): Float32Array {
-    return this.call('Matvec', false, x, optionsObject(options).out) as Float32Array;
+  /** Runs `op` on the CPU or, when `device` resolves to 'cuda', on the GPU (`extra` goes to the GPU call only). */
+  private run(op: Op, async: boolean, device: unknown, args: unknown[], extra: unknown[] = []): unknown {
+    const onGpu = cudaOps[this.format].includes(op);
+    // 'auto' runs what the GPU lacks on the CPU; 'cuda' asks for the GPU, so it is an error there.
+    if (device === 'cuda' && !onGpu)
+      throw rangeError('device', `'cpu' or 'auto' for ${this.format.toUpperCase()} ${method(op)} (on CUDA: ${cudaOps[this.format].map(method).join(', ')})`, device);
+    if (resolveDevice(device) === 'cpu' || !onGpu) return this.call(op, async, ...args);
+    const format = this.format === 'csr' ? 'Csr' : 'Bsr';
+    const fn = (native as unknown as Record<string, AnyFn>)[`cuda${format}${op}${async ? 'Async' : ''}`];
+    return fn(...this.nativeArgs(), ...args, ...extra);
   }
 
-  matvecAsync(x: Float32Array, options?: OutOptions): Promise<Float32Array> {
-    return this.callAsync('Matvec', x, optionsObject(options).out);
-  }
-
-  /** C = A·B with B dense row-major `[cols, n]`; C is `[rows, n]`. */
-  matmul(b: Float32Array, n: number, options?: DeviceOutOptions): Float32Array {
-    const o = optionsObject(options);
-    if (this.onCuda(o.device)) return native.cudaCsrMatmul(...(this.nativeArgs() as CsrArgs), b, n, o.out);
-    return this.call('Matmul', false, b, n, o.out) as Float32Array;
-  }
-
-  matmulAsync(b: Float32Array, n: number, options?: DeviceOutOptions): Promise<Float32Array> {
+  /** The async twin: bad options and arguments reject the promise instead of throwing. */
+  private runAsync<T>(options: unknown, call: (o: MatmulOptions) => [op: Op, args: unknown[], extra?: unknown[]]): Promise<T> {
     return withCallerStack(async () => {
-      const o = optionsObject(options);
-      if (this.onCuda(o.device)) return native.cudaCsrMatmulAsync(...(this.nativeArgs() as CsrArgs), b, n, o.out);
-      return this.call('Matmul', true, b, n, o.out) as Promise<Float32Array>;
+      const o = optionsObject(options as MatmulOptions);
+      const [op, args, extra] = call(o);
+      return this.run(op, true, o.device, args, extra) as Promise<T>;
     });
   }
 
-  /** Whether a call with this `device` option runs on the GPU (CSR only for now). */
-  private onCuda(device: unknown): boolean {
-    if (resolveDevice(device) === 'cpu') return false;
-    if (this.format !== 'csr') throw rangeError('device', "'cpu' for BSR matrices (the CUDA BSR kernels are not built yet)", device);
-    return true;
+  /** y = A·x, x has `cols` values, y has `rows`. */
+  matvec(x: Float32Array, options?: DeviceOutOptions): Float32Array {
+    const o = optionsObject(options);
+    return this.run('Matvec', false, o.device, [x, o.out]) as Float32Array;
+  }
+
+  matvecAsync(x: Float32Array, options?: DeviceOutOptions): Promise<Float32Array> {
+    return this.runAsync(options, (o) => ['Matvec', [x, o.out]]);
+  }
+
+  /** C = A·B with B dense row-major `[cols, n]`; C is `[rows, n]`. */
+  matmul(b: Float32Array, n: number, options?: MatmulOptions): Float32Array {
+    const o = optionsObject(options);
+    return this.run('Matmul', false, o.device, [b, n, o.out], this.format === 'bsr' ? [o.tf32 ?? false] : []) as Float32Array;
+  }
+
+  matmulAsync(b: Float32Array, n: number, options?: MatmulOptions): Promise<Float32Array> {
+    return this.runAsync(options, (o) => ['Matmul', [b, n, o.out], this.format === 'bsr' ? [o.tf32 ?? false] : []]);
   }
 
   /** C = Aᵀ·B with B dense row-major `[rows, n]`; C is `[cols, n]` (the backward pass). */
-  matmulT(b: Float32Array, n: number, options?: OutOptions): Float32Array {
-    return this.call('MatmulT', false, b, n, optionsObject(options).out) as Float32Array;
+  matmulT(b: Float32Array, n: number, options?: DeviceOutOptions): Float32Array {
+    const o = optionsObject(options);
+    return this.run('MatmulT', false, o.device, [b, n, o.out]) as Float32Array;
   }
 
-  matmulTAsync(b: Float32Array, n: number, options?: OutOptions): Promise<Float32Array> {
-    return this.callAsync('MatmulT', b, n, optionsObject(options).out);
+  matmulTAsync(b: Float32Array, n: number, options?: DeviceOutOptions): Promise<Float32Array> {
+    return this.runAsync(options, (o) => ['MatmulT', [b, n, o.out]]);
   }
 
   /** The dense row-major `[rows, cols]` matrix (duplicate entries summed). */

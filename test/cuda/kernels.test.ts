@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { CsrMatrix, cudaUsable, info, sddmm, selectSmallest } from '../../src/index.js';
+import { BsrMatrix, CsrMatrix, cudaUsable, gemm, gemmAsync, info, sddmm, selectSmallest } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { caseRng, seed } from '../helpers.js';
 
@@ -42,6 +42,30 @@ describe('CUDA requests without a usable device', () => {
     expect(() => selectSmallest([Float32Array.of(1, 2)], 1, { device: 'cuda' })).toThrow(/cuda/i);
     expect(() => a.toDevice()).toThrow(/cuda/i);
     expect(Array.from(selectSmallest([Float32Array.of(3, 1, 2)], 1, { device: 'auto' }).masks[0])).toEqual([1, 0, 1]);
+    const x = Float32Array.of(1, 2, 3);
+    for (const run of [
+      () => a.matvec(x, { device: 'cuda' }),
+      () => a.matmulT(new Float32Array(4 * 2), 2, { device: 'cuda' }),
+      () => BsrMatrix.fromDense(new Float32Array(16).fill(1), 4, 4, { blockRows: 2, blockCols: 2 }).matmul(new Float32Array(8), 2, { device: 'cuda' }),
+      () => gemm(new Float32Array(4), new Float32Array(4), 2, 2, 2, { device: 'cuda' }),
+    ])
+      expect(run).toThrow(expect.objectContaining({ code: 'ERR_SHEARS_CUDA' }));
+    await expect(a.matvecAsync(x, { device: 'cuda' })).rejects.toMatchObject({ code: 'ERR_SHEARS_CUDA' });
+    expect(Array.from(a.matvec(x, { device: 'auto' }))).toEqual(Array.from(a.matvec(x)));
+    expect(Array.from(gemm(Float32Array.of(1, 2), Float32Array.of(3, 4), 1, 2, 1, { device: 'auto' }))).toEqual([11]);
+  });
+});
+
+describe('device options that no GPU can take', () => {
+  it("an operation without a CUDA kernel is a RangeError on 'cuda' and runs on the CPU with 'auto'", async () => {
+    const d = Float32Array.from({ length: 16 }, (_, k) => (k % 3 ? k : 0));
+    const b = BsrMatrix.fromDense(d, 4, 4, { blockRows: 2, blockCols: 2 });
+    const y = Float32Array.from({ length: 8 }, (_, k) => k - 3);
+    expect(() => b.matmulT(y, 2, { device: 'cuda' })).toThrow(RangeError);
+    expect(() => b.matmulT(y, 2, { device: 'cuda' })).toThrow(/'cpu' or 'auto' for BSR matmulT \(on CUDA: matmul\) for device/);
+    await expect(b.matvecAsync(y.subarray(0, 4), { device: 'cuda' })).rejects.toThrow(RangeError);
+    expect(Array.from(b.matmulT(y, 2, { device: 'auto' }))).toEqual(Array.from(b.matmulT(y, 2)));
+    expect(() => b.matmul(y, 2, { device: 'gpu' as never })).toThrow(/'cpu', 'cuda' or 'auto'/);
   });
 });
 
@@ -59,6 +83,62 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
       const got = a.matmul(b, n, { device: 'cuda' });
       expectClose(got, want, `spmm ${rows}×${cols}×${n} (seed ${seed})`, 1e-4);
     }
+  });
+
+  it('CSR SpMV and transposed SpMM match the CPU kernels (sync and async)', async () => {
+    for (const [rows, cols, n, density] of shapes) {
+      const r = caseRng();
+      const a = randomCsr(rows, cols, density, r);
+      const x = Float32Array.from({ length: cols }, () => r() - 0.5);
+      expectClose(a.matvec(x, { device: 'cuda' }), a.matvec(x), `spmv ${rows}×${cols} (seed ${seed})`, 1e-4);
+      const b = Float32Array.from({ length: rows * n }, () => r() - 0.5);
+      const want = a.matmulT(b, n);
+      expectClose(a.matmulT(b, n, { device: 'cuda', out: new Float32Array(cols * n).fill(Number.NaN) }), want, `spmmt ${rows}×${cols}×${n} (seed ${seed})`, 1e-4);
+      expectClose(await a.matmulTAsync(b, n, { device: 'cuda' }), want, `spmmt async ${rows}×${cols}×${n}`, 1e-4);
+    }
+  });
+
+  it('BSR SpMM matches the CPU kernel: FP32 on CUDA cores, and TF32 tensor cores within TF32 rounding', async () => {
+    const cases: [rows: number, cols: number, br: number, bc: number, n: number, density: number][] = [
+      [32, 32, 16, 16, 16, 0.5], [64, 48, 16, 16, 32, 0.3], [96, 64, 32, 32, 48, 0.4], [128, 64, 64, 8, 16, 0.5],
+      [48, 40, 16, 8, 80, 0.5], [64, 64, 16, 16, 17, 0.5], [12, 20, 4, 4, 5, 0.5], [30, 30, 3, 5, 7, 0.6], [32, 32, 16, 16, 16, 0],
+    ];
+    for (const [rows, cols, br, bc, n, density] of cases) {
+      const r = caseRng();
+      const dense = new Float32Array(rows * cols);
+      for (let I = 0; I < rows / br; I++)
+        for (let J = 0; J < cols / bc; J++)
+          if (r() < density) for (let i = 0; i < br; i++) for (let j = 0; j < bc; j++) dense[(I * br + i) * cols + J * bc + j] = r() - 0.5;
+      const a = BsrMatrix.fromDense(dense, rows, cols, { blockRows: br, blockCols: bc });
+      const b = Float32Array.from({ length: cols * n }, () => r() - 0.5);
+      const label = `bsr ${br}×${bc} ${rows}×${cols}×${n} (seed ${seed})`;
+      const want = a.matmul(b, n);
+      expectClose(a.matmul(b, n, { device: 'cuda', out: new Float32Array(rows * n).fill(Number.NaN) }), want, `${label} fp32`, 1e-4);
+      // TF32 keeps 10 mantissa bits of each input: each product is within ~2^-10 of exact, so the
+      // error is bounded by a multiple of Σ|a||b| (the product of the absolute values).
+      const scale = BsrMatrix.fromDense(dense.map(Math.abs), rows, cols, { blockRows: br, blockCols: bc }).matmul(b.map(Math.abs), n);
+      const got = await a.matmulAsync(b, n, { device: 'cuda', tf32: true });
+      for (let k = 0; k < got.length; k++)
+        if (!(Math.abs(got[k] - want[k]) <= 1e-5 + 2e-3 * scale[k])) expect.fail(`${label} tf32: element ${k} is ${got[k]}, expected ${want[k]} (scale ${scale[k]})`);
+    }
+  });
+
+  it(`dense GEMM on the GPU (${gpu ? native.cudaGemmBackend() : ''}) matches the CPU GEMM for every transpose and edge shape`, async () => {
+    const shapes3: [number, number, number][] = [[1, 1, 1], [0, 4, 3], [5, 0, 3], [3, 4, 0], [17, 33, 65], [64, 64, 64], [130, 70, 129], [256, 300, 200]];
+    for (const [m, k, n] of shapes3)
+      for (const transA of [false, true])
+        for (const transB of [false, true]) {
+          const r = caseRng();
+          const a = Float32Array.from({ length: m * k }, () => r() - 0.5), b = Float32Array.from({ length: k * n }, () => r() - 0.5);
+          const label = `gemm ${m}×${k}×${n} tA=${transA} tB=${transB} (seed ${seed})`;
+          const want = gemm(a, b, m, k, n, { transA, transB });
+          expectClose(gemm(a, b, m, k, n, { transA, transB, device: 'cuda', out: new Float32Array(m * n).fill(Number.NaN) }), want, label, 1e-4);
+          const scale = gemm(a.map(Math.abs), b.map(Math.abs), m, k, n, { transA, transB });
+          const t = await gemmAsync(a, b, m, k, n, { transA, transB, device: 'cuda', tf32: true });
+          for (let q = 0; q < t.length; q++)
+            if (!(Math.abs(t[q] - want[q]) <= 1e-5 + 2e-3 * scale[q])) expect.fail(`${label} tf32: element ${q} is ${t[q]}, expected ${want[q]}`);
+        }
+    expect(() => gemm(new Float32Array(3), new Float32Array(4), 2, 2, 2, { device: 'cuda' })).toThrow(RangeError);
   });
 
   it('CSR SDDMM matches the CPU kernel', () => {
@@ -92,7 +172,7 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
 
   it('kernel-only timing (shears bench --device cuda) returns sane figures', () => {
     const a = randomCsr(512, 512, 0.1, caseRng());
-    for (const kernel of ['spmm', 'spmv', 'sddmm']) {
+    for (const kernel of ['spmm', 'spmv', 'spmmt', 'sddmm']) {
       const t = native.cudaTimeKernel(kernel, a.rows, a.cols, a.rowPtr, a.colIdx, a.values, kernel === 'spmv' ? 1 : 64, 5, 1);
       expect(t.samples).toBeGreaterThanOrEqual(5);
       expect(t.min).toBeGreaterThan(0);
@@ -104,7 +184,15 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
       expect(p.samples).toBeGreaterThanOrEqual(3);
       expect(p.median).toBeGreaterThan(0);
     }
-    expect(() => native.cudaTimeKernel('spmmt', a.rows, a.cols, a.rowPtr, a.colIdx, a.values, 8, 1, 0)).toThrow(/spmm, spmv or sddmm/);
+    expect(() => native.cudaTimeKernel('spmmv', a.rows, a.cols, a.rowPtr, a.colIdx, a.values, 8, 1, 0)).toThrow(/spmm, spmv, spmmt or sddmm/);
+    const bsr = BsrMatrix.fromCsr(a, { blockRows: 16, blockCols: 16 });
+    for (const tf32 of [false, true]) {
+      const t = native.cudaTimeBsr(bsr.rows, bsr.cols, 16, 16, bsr.rowPtr, bsr.colIdx, bsr.values, 64, tf32, 3, 1);
+      expect(t.samples).toBeGreaterThanOrEqual(3);
+      expect(t.min).toBeGreaterThan(0);
+      const g = native.cudaTimeGemm(256, 256, 256, tf32, 3, 1);
+      expect(g.median).toBeGreaterThan(0);
+    }
   });
 
   it('radix selection on the GPU gives the CPU engine\'s masks (ties by index, ±0, NaN policies, eligibility, several buffers)', () => {

@@ -1,0 +1,142 @@
+// BSR SpMM on the GPU: C[rows x n] = A·B, A in blocks of br x bc (values row-major per block), B
+// [cols x n] row-major.
+//  - Tensor cores (sm_80+, TF32 mma through WMMA 16x16x8 fragments) when br is 16, 32, 48 or 64,
+//    bc a multiple of 8 and n a multiple of 16: one warp per (block row, 16 output columns),
+//    holding br/16 accumulator tiles; each stored block contributes bc/8 steps of one B fragment
+//    times br/16 A fragments. Inputs are rounded to TF32 (10-bit mantissa), sums stay FP32.
+//  - Otherwise (or when tensor cores are not wanted) FP32 on CUDA cores: one thread per output
+//    column of a block row, eight rows of the block at a time in registers.
+#include <cuda_runtime.h>
+#include <mma.h>
+
+#include <algorithm>
+
+#include "check.h"
+#include "kernels.h"
+#include "launch.cuh"
+
+namespace shears::cuda {
+namespace {
+
+constexpr int kTcWarps = 4;         // warps per CTA, each on its own 16 output columns
+constexpr int kTile = 16;           // WMMA M = N
+constexpr int kTileK = 8;           // WMMA K for TF32
+constexpr int kMaxRowTiles = 4;     // br up to 64
+constexpr int kCoreThreads = 128;   // CUDA-core kernel: output columns per CTA
+constexpr int kCoreRows = 8;        // block rows kept in registers at a time
+constexpr unsigned kMaxGridY = 65535;
+
+template <int RT>
+__global__ void bsr_spmm_tc_kernel(int block_rows, int bc, int n, const int* __restrict__ ptr, const int* __restrict__ idx,
+                                   const float* __restrict__ val, const float* __restrict__ b, float* __restrict__ c) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  using namespace nvcuda;
+  const int I = blockIdx.x;
+  const int warp = threadIdx.x / 32;
+  const int br = RT * kTile;
+  for (int64_t j0 = (static_cast<int64_t>(blockIdx.y) * kTcWarps + warp) * kTile; j0 < n;
+       j0 += static_cast<int64_t>(gridDim.y) * kTcWarps * kTile) {
+    wmma::fragment<wmma::accumulator, kTile, kTile, kTileK, float> acc[RT];
+#pragma unroll
+    for (int r = 0; r < RT; ++r) wmma::fill_fragment(acc[r], 0.0f);
+    for (int p = ptr[I]; p < ptr[I + 1]; ++p) {
+      const float* blk = val + static_cast<int64_t>(p) * br * bc;
+      const float* bcol = b + static_cast<int64_t>(idx[p]) * bc * n + j0;
+      for (int kk = 0; kk < bc; kk += kTileK) {
+        wmma::fragment<wmma::matrix_b, kTile, kTile, kTileK, wmma::precision::tf32, wmma::row_major> fb;
+        wmma::load_matrix_sync(fb, bcol + static_cast<int64_t>(kk) * n, n);
+#pragma unroll
+        for (int e = 0; e < fb.num_elements; ++e) fb.x[e] = wmma::__float_to_tf32(fb.x[e]);
+#pragma unroll
+        for (int r = 0; r < RT; ++r) {
+          wmma::fragment<wmma::matrix_a, kTile, kTile, kTileK, wmma::precision::tf32, wmma::row_major> fa;
+          wmma::load_matrix_sync(fa, blk + r * kTile * bc + kk, bc);
+#pragma unroll
+          for (int e = 0; e < fa.num_elements; ++e) fa.x[e] = wmma::__float_to_tf32(fa.x[e]);
+          wmma::mma_sync(acc[r], fa, fb, acc[r]);
+        }
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < RT; ++r)
+      wmma::store_matrix_sync(c + (static_cast<int64_t>(I) * br + r * kTile) * n + j0, acc[r], n, wmma::mem_row_major);
+  }
+#endif
+}
+
+__global__ void bsr_spmm_core_kernel(int block_rows, int br, int bc, int n, const int* __restrict__ ptr,
+                                     const int* __restrict__ idx, const float* __restrict__ val,
+                                     const float* __restrict__ b, float* __restrict__ c) {
+  const int I = blockIdx.x;
+  const int start = ptr[I], end = ptr[I + 1];
+  for (int64_t col = static_cast<int64_t>(blockIdx.y) * kCoreThreads + threadIdx.x; col < n;
+       col += static_cast<int64_t>(gridDim.y) * kCoreThreads) {
+    for (int r0 = 0; r0 < br; r0 += kCoreRows) {
+      float acc[kCoreRows];
+#pragma unroll
+      for (int r = 0; r < kCoreRows; ++r) acc[r] = 0.f;
+      for (int p = start; p < end; ++p) {
+        const float* blk = val + static_cast<int64_t>(p) * br * bc;
+        const float* bcol = b + static_cast<int64_t>(idx[p]) * bc * n + col;
+        for (int kk = 0; kk < bc; ++kk) {
+          const float x = __ldg(bcol + static_cast<int64_t>(kk) * n);
+#pragma unroll
+          for (int r = 0; r < kCoreRows; ++r)
+            if (r0 + r < br) acc[r] = fmaf(__ldg(blk + (r0 + r) * bc + kk), x, acc[r]);
+        }
+      }
+#pragma unroll
+      for (int r = 0; r < kCoreRows; ++r)
+        if (r0 + r < br) c[(static_cast<int64_t>(I) * br + r0 + r) * n + col] = acc[r];
+    }
+  }
+}
+
+// Whether the current device has TF32 tensor cores (compute capability 8.0 or later).
+bool device_has_tf32() {
+  int dev = 0, major = 0;
+  check(cudaGetDevice(&dev), "cudaGetDevice");
+  check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
+  return major >= 8;
+}
+
+}  // namespace
+
+bool bsr_tensor_core_shape(int64_t br, int64_t bc, int64_t n) {
+  return br % kTile == 0 && br >= kTile && br <= kMaxRowTiles * kTile && bc % kTileK == 0 && bc > 0 && n % kTile == 0;
+}
+
+void bsr_spmm_launch(const cpu::BsrView& a, const int32_t* ptr, const int32_t* idx, const float* val, const float* b,
+                     int64_t n, float* c, bool tensor_cores, cudaStream_t stream) {
+  const int64_t block_rows = a.block_rows();
+  if (block_rows == 0 || n == 0) return;
+  const int bi = int_dim(block_rows, "rows / blockRows"), bc = int_dim(a.bc, "blockCols"), ni = int_dim(n, "n");
+  if (tensor_cores && bsr_tensor_core_shape(a.br, a.bc, n) && device_has_tf32()) {
+    const dim3 grid(static_cast<unsigned>(block_rows),
+                    static_cast<unsigned>(std::min<int64_t>((n + kTcWarps * kTile - 1) / (kTcWarps * kTile), kMaxGridY)));
+    switch (a.br / kTile) {
+      case 1: bsr_spmm_tc_kernel<1><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
+      case 2: bsr_spmm_tc_kernel<2><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
+      case 3: bsr_spmm_tc_kernel<3><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
+      default: bsr_spmm_tc_kernel<4><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
+    }
+    check_launch("bsr_spmm_tc_kernel");
+    return;
+  }
+  const dim3 grid(static_cast<unsigned>(block_rows),
+                  static_cast<unsigned>(std::min<int64_t>((n + kCoreThreads - 1) / kCoreThreads, kMaxGridY)));
+  bsr_spmm_core_kernel<<<grid, kCoreThreads, 0, stream>>>(bi, static_cast<int>(a.br), bc, ni, ptr, idx, val, b, c);
+  check_launch("bsr_spmm_core_kernel");
+}
+
+void bsr_spmm_host(const cpu::BsrView& a, const float* b, int64_t n, float* c, bool tensor_cores) {
+  require_usable();
+  const int64_t nnzb = a.nnzb();
+  DeviceSparse d(a.ptr, a.block_rows() + 1, a.idx, nnzb, a.val, nnzb * a.br * a.bc);
+  DeviceBuffer<float> db(a.cols * n), dc(a.rows * n);
+  db.upload(b, a.cols * n);
+  bsr_spmm_launch(a, d.ptr.data(), d.idx.data(), d.val.data(), db.data(), n, dc.data(), tensor_cores);
+  dc.download(c, a.rows * n);
+}
+
+}  // namespace shears::cuda
