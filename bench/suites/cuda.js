@@ -5,11 +5,14 @@
  * scores, and the fused masked SGD step over 1e8 parameters against the copy bandwidth. Where no
  * device is usable it says why and reports every target as not measured.
  *
- * Not yet here (see the issue): cuSPARSE and cuBLAS references (the build links them only where
- * the toolkit has them; these kernels have no wrapper yet), tensor-core BSR, the PyTorch CUDA peer
- * and GPU training epochs.
+ * Dense references: cuBLAS SGEMM of the same shape (FP32, and TF32 for the tensor-core BSR) where
+ * the build linked cuBLAS; with shears' own fallback GEMM the cuBLAS targets are not measured.
+ * BSR 16×16 at block sparsity 0.9 runs on tensor cores (TF32).
+ *
+ * Not yet here (see the issue): the cuSPARSE reference, the PyTorch CUDA peer and GPU training
+ * epochs.
  */
-import { CsrMatrix, cudaUsable, info, selectSmallest } from '../../dist/index.js';
+import { BsrMatrix, CsrMatrix, cudaUsable, info, selectSmallest } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
 import { median } from '../lib/measure.js';
 import { renderTable, sig } from '../lib/table.js';
@@ -34,6 +37,18 @@ function randomCsr(m, k, s, seed) {
   return new CsrMatrix(m, k, ptr, Int32Array.from(idx), Float32Array.from(val));
 }
 
+/** A random m×k BSR with br×bc blocks, each block kept with probability 1 − s. */
+function randomBsr(m, k, br, bc, s, seed) {
+  const r = rng(seed);
+  const ptr = new Int32Array(m / br + 1), idx = [];
+  for (let I = 0; I < m / br; I++) {
+    for (let J = 0; J < k / bc; J++) if (r() >= s) idx.push(J);
+    ptr[I + 1] = idx.length;
+  }
+  const values = Float32Array.from({ length: idx.length * br * bc }, () => r() - 0.5);
+  return new BsrMatrix(m, k, { blockRows: br, blockCols: bc }, ptr, Int32Array.from(idx), values);
+}
+
 async function run({ quick }) {
   const targets = [];
   const na = (target, goal, why) => targets.push({ target, measured: why, goal, ratio: undefined, pass: undefined });
@@ -43,6 +58,8 @@ async function run({ quick }) {
     console.log(`## CUDA: skipped — ${why}. Build with npm run build:cuda on a machine with an NVIDIA GPU.\n`);
     na('CSR SpMM vs cuSPARSE (s ≥ 0.9, n ≥ 256)', '≥ 2×', why);
     na('Fused masked SGD 1e8: share of device copy bandwidth', '≥ 80%', why);
+    na('CSR SpMM s ≥ 0.9 vs cuBLAS SGEMM (FP32)', '> 1×, ≥ 5× at 0.98', why);
+    na('BSR 16×16 s=0.9 TF32 vs cuBLAS TF32 GEMM', '≥ 3×', why);
     na('Top-k 10% of 1e8 vs torch.topk on the GPU', '≥ 5×', why);
     return { targets };
   }
@@ -53,17 +70,62 @@ async function run({ quick }) {
   console.log(`## CUDA on ${gpu.name} (sm_${gpu.computeCapability.replace('.', '')}, ${(gpu.totalMemory / 2 ** 30).toFixed(0)} GiB)`);
   console.log(`device copy bandwidth ${sig(bandwidth)} GB/s (1 GiB device to device, read + write, median of ${copy.samples})\n`);
 
+  const backend = native.cudaGemmBackend();
+  const cublas = backend === 'cublas';
+  const sizes = quick ? [4096] : [4096, 8192], ns = quick ? [256] : [256, 1024, 4096];
+  const dense = new Map(); // `${size}/${n}/${tf32}` -> GEMM median ms
+  const gemmMs = (size, n, tf32) => {
+    const key = `${size}/${n}/${tf32}`;
+    if (!dense.has(key)) dense.set(key, native.cudaTimeGemm(size, size, n, tf32, 10, 2).median);
+    return dense.get(key);
+  };
+  const denseRows = [];
+  for (const size of sizes)
+    for (const n of ns)
+      for (const tf32 of [false, true]) {
+        const ms = gemmMs(size, n, tf32);
+        denseRows.push([`${size}×${size}×${n}`, tf32 ? 'TF32' : 'FP32', sig(ms), sig((2 * size * size * n) / (ms * 1e6))]);
+      }
+  console.log(`## Dense GEMM (${cublas ? 'cuBLAS' : "shears' fallback kernel: this build has no cuBLAS"}), kernel only`);
+  console.log(renderTable(['shape', 'math', 'median ms', 'GFLOP/s'], denseRows));
+
   const rows = [];
-  for (const size of quick ? [4096] : [4096, 8192])
-    for (const s of quick ? [0.9, 0.99] : [0.7, 0.8, 0.9, 0.95, 0.98, 0.99]) {
+  const vsDense = new Map(); // s -> speed-up over FP32 GEMM at 4096², n = 256
+  for (const size of sizes)
+    for (const s of quick ? [0.9, 0.98] : [0.7, 0.8, 0.9, 0.95, 0.98, 0.99]) {
       const a = randomCsr(size, size, s, size + Math.round(s * 100));
-      for (const n of quick ? [256] : [256, 1024, 4096]) {
+      for (const n of ns) {
         const t = native.cudaTimeKernel('spmm', a.rows, a.cols, a.rowPtr, a.colIdx, a.values, n, 10, 2);
-        rows.push([`${size}² s=${s} n=${n}`, sig(a.nnz), sig(t.median), sig((2 * a.nnz * n) / (t.median * 1e6))]);
+        const x = gemmMs(size, n, false) / t.median;
+        if (size === 4096 && n === 256) vsDense.set(s, x);
+        rows.push([`${size}² s=${s} n=${n}`, sig(a.nnz), sig(t.median), sig((2 * a.nnz * n) / (t.median * 1e6)), `${sig(x)}×`]);
       }
     }
-  console.log('## CSR SpMM, kernel only (CUDA events)');
-  console.log(renderTable(['case', 'nnz', 'median ms', 'GFLOP/s'], rows));
+  console.log('\n## CSR SpMM, kernel only (CUDA events)');
+  console.log(renderTable(['case', 'nnz', 'median ms', 'GFLOP/s', `× ${backend} FP32 GEMM`], rows));
+
+  const bsrRows = [];
+  let bsrVsTf32;
+  for (const size of sizes) {
+    const a = randomBsr(size, size, 16, 16, 0.9, size + 16);
+    for (const n of ns) {
+      const args = [a.rows, a.cols, 16, 16, a.rowPtr, a.colIdx, a.values, n];
+      const tc = native.cudaTimeBsr(...args, true, 10, 2).median, fp32 = native.cudaTimeBsr(...args, false, 10, 2).median;
+      const x = gemmMs(size, n, true) / tc;
+      if (size === 4096 && n === 256) bsrVsTf32 = x;
+      bsrRows.push([`${size}² n=${n}`, sig(tc), sig(fp32), sig((2 * a.nnz * n) / (tc * 1e6)), `${sig(x)}×`, `${sig(gemmMs(size, n, false) / fp32)}×`]);
+    }
+  }
+  console.log('\n## BSR 16×16 at block sparsity 0.9, kernel only');
+  console.log(renderTable(['case', 'TF32 tensor cores ms', 'FP32 CUDA cores ms', 'TF32 GFLOP/s', `× ${backend} TF32 GEMM`, `FP32 × ${backend} FP32 GEMM`], bsrRows));
+  const why = 'no cuBLAS in this build';
+  for (const [s, goal] of [[0.9, 1], [0.95, 1], [0.98, 5], [0.99, 1]]) {
+    const x = vsDense.get(s);
+    if (!cublas || x === undefined) na(`CSR SpMM s=${s} n=256 vs cuBLAS SGEMM (FP32)`, `≥ ${goal}×`, cublas ? 'not run (--quick)' : why);
+    else targets.push({ target: `CSR SpMM s=${s} n=256 vs cuBLAS SGEMM (FP32)`, measured: `${sig(x)}×`, goal: goal === 1 ? '> 1×' : `≥ ${goal}×`, ratio: x / goal, pass: goal === 1 ? x > 1 : x >= goal });
+  }
+  if (!cublas) na('BSR 16×16 s=0.9 TF32 vs cuBLAS TF32 GEMM', '≥ 3×', why);
+  else targets.push({ target: 'BSR 16×16 s=0.9 n=256 TF32 vs cuBLAS TF32 GEMM', measured: `${sig(bsrVsTf32)}×`, goal: '≥ 3×', ratio: bsrVsTf32 / 3, pass: bsrVsTf32 >= 3 });
 
   const n = quick ? 1e7 : 1e8;
   const scores = new Float32Array(n);
