@@ -98,6 +98,7 @@ export interface NativeEpochOptions {
   snapshot?: { step: number; weights: F32[] };
   validationX?: F32;
   validationY?: I32;
+  device?: 'cpu' | 'cuda';
 }
 export interface NativeEpochResult {
   loss: number;

@@ -11,11 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "../core/errors.h"
 #include "../cpu/sparse/sparse.h"
 #include "../cpu/train/mlp.h"
 #include "args.h"
 #include "ops.h"
 #include "sgd_args.h"
+#ifdef SHEARS_WITH_CUDA
+#include "../cuda/train.h"
+#endif
 
 namespace shears::binding {
 namespace {
@@ -33,6 +37,14 @@ double number_field(const Napi::Object& o, const char* key, const std::string& o
   const std::string name = owner + "." + key;
   if (!v.IsNumber()) type_error("a number", name.c_str(), v);
   return v.As<Napi::Number>().DoubleValue();
+}
+
+std::string string_field(const Napi::Object& o, const char* key, const std::string& owner, const char* fallback) {
+  Napi::Value v = o.Get(key);
+  if (is_absent(v)) return fallback;
+  const std::string name = owner + "." + key;
+  if (!v.IsString()) type_error("a string", name.c_str(), v);
+  return v.As<Napi::String>().Utf8Value();
 }
 
 bool bool_field(const Napi::Object& o, const char* key, const std::string& owner) {
@@ -279,7 +291,18 @@ Task prepare_train(const Napi::CallbackInfo& info) {
     };
   }
   auto result = std::make_shared<tr::EpochResult>();
-  t.run = [layers, cfg, teacher, result, progress] { *result = tr::run_epoch(*layers, *cfg); };
+  const std::string device = string_field(o, "device", "options", "cpu");
+  if (device != "cpu" && device != "cuda") range_error("'cpu' or 'cuda'", "options.device", device);
+#ifdef SHEARS_WITH_CUDA
+  if (device == "cuda") {
+    if (const std::string why = cuda::train_unsupported(*layers, *cfg); !why.empty())
+      range_error("a configuration the GPU epoch runs (or device 'cpu')", "options.device", "'cuda' with " + why);
+    t.run = [layers, cfg, teacher, result, progress] { *result = cuda::run_epoch(*layers, *cfg); };
+  }
+#else
+  if (device == "cuda") throw Error(ErrorKind::kDevice, "This build of shears has no CUDA: build it with npm run build:cuda where a CUDA toolkit is installed");
+#endif
+  if (device == "cpu") t.run = [layers, cfg, teacher, result, progress] { *result = tr::run_epoch(*layers, *cfg); };
   t.finish = [result](Napi::Env env, Task&) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("loss", result->loss);

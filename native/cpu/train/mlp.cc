@@ -14,6 +14,31 @@
 #include "../sparse/sparse.h"
 
 namespace shears::cpu::train {
+
+int64_t kept_count(const Layer& l) {
+  int64_t k = 0;
+  const int64_t size = l.in * l.out;
+  for (int64_t i = 0; i < size; ++i) k += l.mask[i] != 0;
+  return k;
+}
+
+void apply_mask(Layer& l) {
+  const int64_t size = l.in * l.out;
+  parallel_for(size, 1 << 15, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      if (!l.mask[i]) {
+        l.w[i] = 0.0f;
+        if (l.vw) l.vw[i] = 0.0f;
+      }
+  });
+}
+
+bool runs_sparse(const Layer& l, double sparse_below) {
+  if (l.execution >= 0) return l.execution == 1;
+  const int64_t size = l.in * l.out;
+  return size > 0 && static_cast<double>(kept_count(l)) <= sparse_below * static_cast<double>(size);
+}
+
 namespace {
 
 // splitmix64: small, fast and good enough for shuffles and dropout masks.
@@ -42,13 +67,6 @@ struct SparseState {
     return CsrView{l.in, l.out, tptr.data(), tidx.data(), tval.data(), static_cast<int64_t>(tidx.size())};
   }
 };
-
-int64_t kept_count(const Layer& l) {
-  int64_t k = 0;
-  const int64_t size = l.in * l.out;
-  for (int64_t i = 0; i < size; ++i) k += l.mask[i] != 0;
-  return k;
-}
 
 void build_sparse(const Layer& l, SparseState& s) {
   s.ptr.assign(static_cast<size_t>(l.out) + 1, 0);
@@ -91,24 +109,6 @@ void write_back(Layer& l, const SparseState& s) {
     l.w[s.pos[p]] = s.val[p];
     if (l.vw) l.vw[s.pos[p]] = s.vel[p];
   }
-}
-
-// Zeros the weights and momentum the mask prunes.
-void apply_mask(Layer& l) {
-  const int64_t size = l.in * l.out;
-  parallel_for(size, 1 << 15, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      if (!l.mask[i]) {
-        l.w[i] = 0.0f;
-        if (l.vw) l.vw[i] = 0.0f;
-      }
-  });
-}
-
-bool runs_sparse(const Layer& l, double sparse_below) {
-  if (l.execution >= 0) return l.execution == 1;
-  const int64_t size = l.in * l.out;
-  return size > 0 && static_cast<double>(kept_count(l)) <= sparse_below * static_cast<double>(size);
 }
 
 // z[out, n] = W·a + b, then ReLU: the forward of one layer (dense or sparse).
@@ -453,6 +453,42 @@ void prune_now(std::vector<Layer>& layers, const PruneEvent& event, Criterion cr
   for (size_t l : chosen) apply_mask(layers[l]);
 }
 
+EventLog run_event(std::vector<Layer>& layers, const PruneEvent& event, Criterion criterion, int64_t step) {
+  prune_now(layers, event, criterion);
+  EventLog log;
+  log.step = step;
+  for (const Layer& l : layers)
+    log.sparsity.push_back(1.0 - static_cast<double>(kept_count(l)) / static_cast<double>(std::max<int64_t>(1, l.in * l.out)));
+  return log;
+}
+
+void log_validation(const std::vector<Layer>& layers, const EpochConfig& cfg, std::vector<EventLog>& events, size_t from) {
+  if (!cfg.val_x || cfg.val_n <= 0 || from >= events.size()) return;
+  const int64_t classes = layers.back().out;
+  std::vector<float> logits(static_cast<size_t>(cfg.val_n * classes));
+  predict(layers, cfg.val_x, cfg.val_n, 256, cfg.sparse_below, logits.data());
+  int64_t right = 0;
+  for (int64_t j = 0; j < cfg.val_n; ++j) {
+    const float* row = logits.data() + j * classes;
+    right += std::max_element(row, row + classes) - row == cfg.val_y[j];
+  }
+  for (size_t e = from; e < events.size(); ++e) events[e].accuracy = static_cast<double>(right) / static_cast<double>(cfg.val_n);
+}
+
+std::vector<int64_t> epoch_order(int64_t samples, uint64_t seed, bool shuffle) {
+  std::vector<int64_t> order(static_cast<size_t>(samples));
+  for (int64_t i = 0; i < samples; ++i) order[static_cast<size_t>(i)] = i;
+  Rng rng(mix(seed, 1));
+  if (shuffle)
+    for (int64_t i = samples - 1; i > 0; --i)
+      std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(rng.next() % static_cast<uint64_t>(i + 1))]);
+  return order;
+}
+
+void gather_samples(const float* x, int64_t features, const int64_t* order, int64_t n, float* a) {
+  gather_batch(x, features, order, n, a);
+}
+
 EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
   const int64_t features = layers.front().in, classes = layers.back().out;
   const int64_t batch = std::min(cfg.batch, cfg.samples);
@@ -473,12 +509,7 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
   for (Layer& l : layers) apply_mask(l);
   plan_execution();
 
-  std::vector<int64_t> order(static_cast<size_t>(cfg.samples));
-  for (int64_t i = 0; i < cfg.samples; ++i) order[static_cast<size_t>(i)] = i;
-  Rng shuffle(mix(cfg.seed, 1));
-  if (cfg.shuffle)
-    for (int64_t i = cfg.samples - 1; i > 0; --i)
-      std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(shuffle.next() % static_cast<uint64_t>(i + 1))]);
+  const std::vector<int64_t> order = epoch_order(cfg.samples, cfg.seed, cfg.shuffle);
   Rng dropout_rng(mix(cfg.seed, 2)), regrow_rng(mix(cfg.seed, 3));
   size_t next_regrow = 0;
   std::vector<int32_t> labels(static_cast<size_t>(batch));
@@ -507,27 +538,11 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
       const size_t logged = result.events.size();
       while (next_event < events.size() && events[next_event]->step <= step) {
         if (logged == result.events.size()) sync_dense();
-        prune_now(layers, *events[next_event++], cfg.criterion);
-        EventLog log;
-        log.step = step;
-        for (const Layer& l : layers)
-          log.sparsity.push_back(1.0 - static_cast<double>(kept_count(l)) / static_cast<double>(std::max<int64_t>(1, l.in * l.out)));
-        result.events.push_back(log);
+        result.events.push_back(run_event(layers, *events[next_event++], cfg.criterion, step));
       }
       if (logged != result.events.size()) {
         plan_execution();
-        if (cfg.val_x && cfg.val_n > 0) {
-          const int64_t classes = layers.back().out;
-          std::vector<float> logits(static_cast<size_t>(cfg.val_n * classes));
-          predict(layers, cfg.val_x, cfg.val_n, 256, cfg.sparse_below, logits.data());
-          int64_t right = 0;
-          for (int64_t j = 0; j < cfg.val_n; ++j) {
-            const float* row = logits.data() + j * classes;
-            right += std::max_element(row, row + classes) - row == cfg.val_y[j];
-          }
-          for (size_t e = logged; e < result.events.size(); ++e)
-            result.events[e].accuracy = static_cast<double>(right) / static_cast<double>(cfg.val_n);
-        }
+        log_validation(layers, cfg, result.events, logged);
       }
 
       const int64_t first = step * batch, n = std::min(batch, cfg.samples - first);

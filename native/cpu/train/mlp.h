@@ -142,4 +142,20 @@ void masked_sgd(float* w, const float* g, float* v, const uint8_t* mask, int64_t
 // Prunes now (as an event would inside an epoch), by |w| or by the accumulated scores.
 void prune_now(std::vector<Layer>& layers, const PruneEvent& event, Criterion criterion);
 
+// ---- The pieces of an epoch that the GPU epoch (native/cuda/train_epoch.cu) shares ----
+// Entries the mask keeps.
+int64_t kept_count(const Layer& l);
+// Zeros the weights and momentum the mask prunes.
+void apply_mask(Layer& l);
+// Whether the layer runs CSR: its `execution`, else kept fraction <= sparse_below.
+bool runs_sparse(const Layer& l, double sparse_below);
+// Runs a pruning event on the host arrays; the log has each layer's sparsity right after it.
+EventLog run_event(std::vector<Layer>& layers, const PruneEvent& event, Criterion criterion, int64_t step);
+// Sets the validation accuracy (cfg.val_*) of events[from..] (nothing without a validation set).
+void log_validation(const std::vector<Layer>& layers, const EpochConfig& cfg, std::vector<EventLog>& events, size_t from);
+// The epoch's sample order (seeded Fisher-Yates, or identity without shuffle).
+std::vector<int64_t> epoch_order(int64_t samples, uint64_t seed, bool shuffle);
+// Rows order[0..n) of x [samples, features] into a [features, n] (feature-major).
+void gather_samples(const float* x, int64_t features, const int64_t* order, int64_t n, float* a);
+
 }  // namespace shears::cpu::train

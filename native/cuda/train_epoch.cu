@@ -1,0 +1,384 @@
+// The trainer's epoch on the GPU (see train.h). Activations are feature-major ([features, batch])
+// as on the CPU, so the same products apply: z = W·a, dW = g·aᵀ, da = Wᵀ·g for dense layers, CSR
+// SpMM / SDDMM / transposed SpMM for sparse ones (weights and momentum in CSR order on the device).
+// One stream carries the whole step; the only synchronisation per step is the loss read-back, which
+// must precede the update (a NaN loss stops the epoch before it reaches the weights).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "kernels.h"
+#include "launch.cuh"
+#include "memory.h"
+#include "train.h"
+
+namespace shears::cuda {
+namespace tr = cpu::train;
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned grid_for(int64_t count) { return static_cast<unsigned>(std::min<int64_t>((count + kThreads - 1) / kThreads, 65535)); }
+
+// z[r, j] += b[r], then ReLU (when relu).
+__global__ void bias_act_kernel(float* __restrict__ z, const float* __restrict__ b, int64_t out, int64_t n, bool relu) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < out * n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    float v = z[i] + (b ? b[i / n] : 0.0f);
+    z[i] = relu ? fmaxf(v, 0.0f) : v;
+  }
+}
+
+// g = 0 where the layer's (ReLU) output is not positive.
+__global__ void relu_grad_kernel(float* __restrict__ g, const float* __restrict__ out, int64_t count) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    if (!(out[i] > 0.0f)) g[i] = 0.0f;
+}
+
+// db[r] = Σ_j g[r, j]: one warp per row.
+__global__ void bias_grad_kernel(const float* __restrict__ g, int out, int n, float* __restrict__ db) {
+  const int row = blockIdx.x * kWarpsPerBlock + threadIdx.x / kWarp;
+  const int lane = threadIdx.x % kWarp;
+  if (row >= out) return;
+  float s = 0.f;
+  for (int j = lane; j < n; j += kWarp) s += g[static_cast<int64_t>(row) * n + j];
+#pragma unroll
+  for (int off = kWarp / 2; off > 0; off >>= 1) s += __shfl_down_sync(0xffffffffu, s, off);
+  if (lane == 0) db[row] = s;
+}
+
+// Softmax cross-entropy of logits [classes, n] (feature-major), one thread per sample, in double
+// as on the CPU: g = (softmax − onehot) / n, the sample's loss and whether its argmax is right.
+__global__ void softmax_ce_kernel(const float* __restrict__ logits, const int* __restrict__ y, int classes, int n,
+                                  float* __restrict__ g, double* __restrict__ loss, int* __restrict__ correct) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= n) return;
+  double mx = -INFINITY;
+  int arg = 0;
+  for (int c = 0; c < classes; ++c) {
+    const double v = logits[static_cast<int64_t>(c) * n + j];
+    if (v > mx) {
+      mx = v;
+      arg = c;
+    }
+  }
+  double sum = 0;
+  for (int c = 0; c < classes; ++c) sum += exp(logits[static_cast<int64_t>(c) * n + j] - mx);
+  const int label = y[j];
+  loss[j] = mx + log(sum) - logits[static_cast<int64_t>(label) * n + j];
+  correct[j] = arg == label;
+  const double inv_n = 1.0 / n;
+  for (int c = 0; c < classes; ++c) {
+    const double p = exp(logits[static_cast<int64_t>(c) * n + j] - mx) / sum;
+    g[static_cast<int64_t>(c) * n + j] = static_cast<float>((p - (c == label ? 1.0 : 0.0)) * inv_n);
+  }
+}
+
+class Stream {
+ public:
+  Stream() { check(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags"); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  ~Stream() { cudaStreamDestroy(s_); }
+  cudaStream_t get() const { return s_; }
+  void sync() const { check(cudaStreamSynchronize(s_), "cudaStreamSynchronize"); }
+
+ private:
+  cudaStream_t s_ = nullptr;
+};
+
+// Page-locked host memory (the staging buffers batches travel through).
+template <class T>
+class Pinned {
+ public:
+  explicit Pinned(int64_t count) {
+    if (count > 0) check(cudaMallocHost(reinterpret_cast<void**>(&p_), static_cast<size_t>(count) * sizeof(T)), "cudaMallocHost");
+  }
+  Pinned(const Pinned&) = delete;
+  Pinned& operator=(const Pinned&) = delete;
+  ~Pinned() {
+    if (p_) cudaFreeHost(p_);
+  }
+  T* data() { return p_; }
+
+ private:
+  T* p_ = nullptr;
+};
+
+// A layer on the device. Dense: w, vw, dw hold [out, in] and mask is used; sparse: they hold the
+// kept entries in CSR order (pos maps them to the dense index), ptr/idx the pattern.
+struct DeviceLayer {
+  bool sparse = false;
+  int64_t count = 0;  // entries in w
+  DeviceBuffer<float> w, vw, dw, b, vb, db;
+  DeviceBuffer<uint8_t> mask;
+  DeviceBuffer<int32_t> ptr, idx;
+  std::vector<int64_t> pos;
+};
+
+void upload_layer(tr::Layer& l, bool sparse, DeviceLayer& d) {
+  tr::apply_mask(l);
+  d.sparse = sparse;
+  if (sparse) {
+    std::vector<int32_t> ptr(static_cast<size_t>(l.out) + 1, 0), idx;
+    d.pos.clear();
+    for (int64_t r = 0; r < l.out; ++r) {
+      for (int64_t c = 0; c < l.in; ++c)
+        if (l.mask[r * l.in + c]) {
+          idx.push_back(static_cast<int32_t>(c));
+          d.pos.push_back(r * l.in + c);
+        }
+      ptr[static_cast<size_t>(r) + 1] = static_cast<int32_t>(idx.size());
+    }
+    d.count = static_cast<int64_t>(idx.size());
+    std::vector<float> val(idx.size()), vel(idx.size());
+    for (size_t p = 0; p < idx.size(); ++p) {
+      val[p] = l.w[d.pos[p]];
+      vel[p] = l.vw ? l.vw[d.pos[p]] : 0.0f;
+    }
+    d.ptr = DeviceBuffer<int32_t>(l.out + 1);
+    d.idx = DeviceBuffer<int32_t>(d.count);
+    d.ptr.upload(ptr.data(), l.out + 1);
+    d.idx.upload(idx.data(), d.count);
+    d.w = DeviceBuffer<float>(d.count);
+    d.vw = DeviceBuffer<float>(d.count);
+    d.w.upload(val.data(), d.count);
+    d.vw.upload(vel.data(), d.count);
+    d.mask = DeviceBuffer<uint8_t>();
+  } else {
+    d.count = l.in * l.out;
+    d.w = DeviceBuffer<float>(d.count);
+    d.vw = DeviceBuffer<float>(d.count);
+    d.mask = DeviceBuffer<uint8_t>(d.count);
+    d.w.upload(l.w, d.count);
+    if (l.vw) d.vw.upload(l.vw, d.count);
+    else if (d.count > 0) check(cudaMemset(d.vw.data(), 0, static_cast<size_t>(d.count) * sizeof(float)), "cudaMemset");
+    d.mask.upload(l.mask, d.count);
+  }
+  d.dw = DeviceBuffer<float>(d.count);
+  d.b = DeviceBuffer<float>(l.b ? l.out : 0);
+  d.vb = DeviceBuffer<float>(l.b ? l.out : 0);
+  d.db = DeviceBuffer<float>(l.out);
+  if (l.b) {
+    d.b.upload(l.b, l.out);
+    if (l.vb) d.vb.upload(l.vb, l.out);
+    else check(cudaMemset(d.vb.data(), 0, static_cast<size_t>(l.out) * sizeof(float)), "cudaMemset");
+  }
+}
+
+void download_layer(tr::Layer& l, const DeviceLayer& d) {
+  if (d.sparse) {
+    std::vector<float> val(static_cast<size_t>(d.count)), vel(val.size());
+    d.w.download(val.data(), d.count);
+    d.vw.download(vel.data(), d.count);
+    for (size_t p = 0; p < d.pos.size(); ++p) {
+      l.w[d.pos[p]] = val[p];
+      if (l.vw) l.vw[d.pos[p]] = vel[p];
+    }
+  } else {
+    d.w.download(l.w, d.count);
+    if (l.vw) d.vw.download(l.vw, d.count);
+  }
+  if (l.b) {
+    d.b.download(l.b, l.out);
+    if (l.vb) d.vb.download(l.vb, l.out);
+  }
+}
+
+}  // namespace
+
+std::string train_unsupported(const std::vector<tr::Layer>& layers, const tr::EpochConfig& cfg) {
+  if (cfg.criterion != tr::Criterion::kNone) return "criterion: the GPU epoch ranks by magnitude only";
+  if (cfg.teacher) return "teacher: distillation runs on the CPU only";
+  if (!cfg.regrow.empty()) return "regrow: dynamic sparse training (RigL, SET) runs on the CPU only";
+  for (size_t l = 0; l < layers.size(); ++l) {
+    if (layers[l].dropout > 0) return "layers[" + std::to_string(l) + "].dropout: dropout runs on the CPU only";
+    if (layers[l].act_abs || layers[l].act_zero) return "layers[" + std::to_string(l) + "].actAbs: activation statistics run on the CPU only";
+  }
+  return {};
+}
+
+tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig& cfg) {
+  require_usable();
+  if (const std::string why = train_unsupported(layers, cfg); !why.empty())
+    throw Error(ErrorKind::kRange, "The GPU epoch cannot run this configuration: " + why);
+  const int64_t features = layers.front().in, classes = layers.back().out;
+  const int64_t batch = std::min(cfg.batch, cfg.samples);
+  const int64_t steps = (cfg.samples + batch - 1) / batch;
+  int_dim(batch, "batchSize");
+  int64_t widest = features;
+  for (const tr::Layer& l : layers) widest = std::max(widest, l.out);
+
+  Stream stream;
+  const cudaStream_t s = stream.get();
+  std::vector<DeviceLayer> dev(layers.size());
+  std::vector<int> sparse(layers.size(), 0);
+  auto upload_all = [&] {
+    for (size_t l = 0; l < layers.size(); ++l) {
+      sparse[l] = tr::runs_sparse(layers[l], cfg.sparse_below);
+      upload_layer(layers[l], sparse[l] != 0, dev[l]);
+    }
+    // The uploads ran on the legacy stream, which does not order work on `s`: finish them first.
+    check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  };
+  auto download_all = [&] {
+    stream.sync();
+    for (size_t l = 0; l < layers.size(); ++l) download_layer(layers[l], dev[l]);
+  };
+  upload_all();
+
+  std::vector<DeviceBuffer<float>> act;
+  act.emplace_back(features * batch);
+  for (const tr::Layer& l : layers) act.emplace_back(l.out * batch);
+  DeviceBuffer<float> g0(widest * batch), g1(widest * batch);
+  DeviceBuffer<int32_t> labels(batch);
+  DeviceBuffer<double> loss_dev(batch);
+  DeviceBuffer<int32_t> correct_dev(batch);
+  Pinned<float> xs0(features * batch), xs1(features * batch);
+  Pinned<int32_t> ys0(batch), ys1(batch);
+  Pinned<double> loss_host(batch);
+  Pinned<int32_t> correct_host(batch);
+  float* xs[2] = {xs0.data(), xs1.data()};
+  int32_t* ys[2] = {ys0.data(), ys1.data()};
+
+  const std::vector<int64_t> order = tr::epoch_order(cfg.samples, cfg.seed, cfg.shuffle);
+  auto stage = [&](int64_t step) {  // gathers a step's batch into its staging buffers (host work)
+    const int64_t first = step * batch, n = std::min(batch, cfg.samples - first);
+    tr::gather_samples(cfg.x, features, order.data() + first, n, xs[step % 2]);
+    for (int64_t j = 0; j < n; ++j) ys[step % 2][j] = cfg.y[order[static_cast<size_t>(first + j)]];
+  };
+  std::vector<const tr::PruneEvent*> events;
+  for (const tr::PruneEvent& e : cfg.events) events.push_back(&e);
+  std::stable_sort(events.begin(), events.end(), [](const tr::PruneEvent* a, const tr::PruneEvent* b) { return a->step < b->step; });
+  size_t next_event = 0;
+
+  tr::EpochResult result;
+  double loss_sum = 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto last_report = start;
+  try {
+    if (steps > 0) stage(0);
+    for (int64_t step = 0; step < steps; ++step) {
+      if (cfg.abort_flag && __atomic_load_n(cfg.abort_flag, __ATOMIC_ACQUIRE) != 0) {
+        result.aborted = true;
+        break;
+      }
+      if (step == cfg.snapshot_step) {
+        download_all();
+        for (size_t l = 0; l < layers.size(); ++l)
+          std::copy(layers[l].w, layers[l].w + layers[l].in * layers[l].out, cfg.snapshot[l]);
+      }
+      const size_t logged = result.events.size();
+      while (next_event < events.size() && events[next_event]->step <= step) {
+        if (logged == result.events.size()) download_all();
+        result.events.push_back(tr::run_event(layers, *events[next_event++], cfg.criterion, step));
+      }
+      if (logged != result.events.size()) {
+        upload_all();
+        tr::log_validation(layers, cfg, result.events, logged);
+      }
+
+      const int64_t first = step * batch, n = std::min(batch, cfg.samples - first);
+      const int ni = static_cast<int>(n);
+      check(cudaMemcpyAsync(act[0].data(), xs[step % 2], static_cast<size_t>(features * n) * sizeof(float), cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
+      check(cudaMemcpyAsync(labels.data(), ys[step % 2], static_cast<size_t>(n) * sizeof(int32_t), cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
+      // Forward.
+      for (size_t l = 0; l < layers.size(); ++l) {
+        const tr::Layer& L = layers[l];
+        DeviceLayer& D = dev[l];
+        float* z = act[l + 1].data();
+        if (D.sparse) csr_spmm_launch(L.out, n, D.ptr.data(), D.idx.data(), D.w.data(), act[l].data(), z, s);
+        else gemm_launch(D.w.data(), act[l].data(), z, L.out, L.in, n, false, false, false, s);
+        bias_act_kernel<<<grid_for(L.out * n), kThreads, 0, s>>>(z, L.b ? D.b.data() : nullptr, L.out, n, L.relu);
+        check_launch("bias_act_kernel");
+      }
+      softmax_ce_kernel<<<static_cast<unsigned>((n + 127) / 128), 128, 0, s>>>(act[layers.size()].data(), labels.data(),
+                                                                               static_cast<int>(classes), ni, g0.data(),
+                                                                               loss_dev.data(), correct_dev.data());
+      check_launch("softmax_ce_kernel");
+      check(cudaMemcpyAsync(loss_host.data(), loss_dev.data(), static_cast<size_t>(n) * sizeof(double), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+      check(cudaMemcpyAsync(correct_host.data(), correct_dev.data(), static_cast<size_t>(n) * sizeof(int32_t), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+      stream.sync();
+      double loss = 0;
+      int64_t correct = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        loss += loss_host.data()[j];
+        correct += correct_host.data()[j];
+      }
+      if (!std::isfinite(loss))
+        throw Error(ErrorKind::kRange, "Training diverged: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
+                                           " at step " + std::to_string(step) + " of the epoch (the model is as after step " +
+                                           std::to_string(step - 1) + "); lower the learning rate");
+      // Backward.
+      float* g = g0.data();
+      float* other = g1.data();
+      for (size_t li = layers.size(); li-- > 0;) {
+        const tr::Layer& L = layers[li];
+        DeviceLayer& D = dev[li];
+        if (L.relu) {
+          relu_grad_kernel<<<grid_for(L.out * n), kThreads, 0, s>>>(g, act[li + 1].data(), L.out * n);
+          check_launch("relu_grad_kernel");
+        }
+        bias_grad_kernel<<<row_blocks(L.out), kWarpsPerBlock * kWarp, 0, s>>>(g, static_cast<int>(L.out), ni, D.db.data());
+        check_launch("bias_grad_kernel");
+        const float* a = act[li].data();
+        if (D.sparse) {
+          csr_sddmm_launch(L.out, n, D.ptr.data(), D.idx.data(), g, a, D.dw.data(), s);
+          if (li > 0) csr_spmmt_launch(L.out, L.in, n, D.ptr.data(), D.idx.data(), D.w.data(), g, other, s);
+        } else {
+          gemm_launch(g, a, D.dw.data(), L.out, n, L.in, false, true, false, s);
+          if (li > 0) gemm_launch(D.w.data(), g, other, L.in, L.out, n, true, false, false, s);
+        }
+        std::swap(g, other);
+      }
+      // Update.
+      const float lr = cfg.lr[step];
+      for (size_t l = 0; l < layers.size(); ++l) {
+        const tr::Layer& L = layers[l];
+        DeviceLayer& D = dev[l];
+        if (L.frozen) continue;
+        masked_sgd_launch(D.count, D.w.data(), D.dw.data(), D.vw.data(), D.sparse ? nullptr : D.mask.data(), lr, cfg.momentum,
+                          cfg.weight_decay, cfg.nesterov, s);
+        if (L.b) masked_sgd_launch(L.out, D.b.data(), D.db.data(), D.vb.data(), nullptr, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov, s);
+      }
+      // The next batch is gathered while the GPU runs this step's backward and update.
+      if (step + 1 < steps) stage(step + 1);
+      loss_sum += loss;
+      result.steps = step + 1;
+      result.seen += n;
+      result.correct += correct;
+      if (cfg.progress) {
+        const auto now = std::chrono::steady_clock::now();
+        if (step + 1 == steps || std::chrono::duration<double, std::milli>(now - last_report).count() >= cfg.progress_ms) {
+          last_report = now;
+          tr::Progress p;
+          p.step = step + 1;
+          p.steps = steps;
+          p.loss = loss_sum / static_cast<double>(result.seen);
+          p.samples_per_second = static_cast<double>(result.seen) / std::chrono::duration<double>(now - start).count();
+          cfg.progress(p);
+        }
+      }
+    }
+  } catch (...) {
+    // The device state is as after the last completed step: bring it back when the device answers.
+    try {
+      download_all();
+    } catch (...) {
+    }
+    throw;
+  }
+  download_all();
+  result.loss = result.seen ? loss_sum / static_cast<double>(result.seen) : 0;
+  for (size_t l = 0; l < layers.size(); ++l) result.sparse_layers.push_back(sparse[l]);
+  return result;
+}
+
+}  // namespace shears::cuda

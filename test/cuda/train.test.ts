@@ -1,0 +1,123 @@
+/**
+ * The trainer's GPU epoch against the CPU epoch: same start, same shuffle and steps, so the weights
+ * agree within float32 summation-order differences; masked weights and momentum stay exactly zero;
+ * pruning events inside an epoch reach the CPU's sparsities; abort and divergence behave as on the
+ * CPU; a short MNIST run lands in the CPU's accuracy band. Skips, saying why, without a usable GPU;
+ * the device option's errors are tested everywhere.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { cudaUsable, datasets, Dropout, info, Linear, ReLU, Sequential, Trainer, type Dataset, type TrainerOptions } from '../../src/index.js';
+import { native } from '../../src/native.js';
+import { caseRng, seed } from '../helpers.js';
+
+const gpu = cudaUsable();
+const i = info().cuda;
+const reason = !i.compiled ? 'this is the CPU build (npm run build:cuda)' : `no usable CUDA device${i.error ? `: ${i.error}` : ''}`;
+
+const mlp = (sizes: number[], s = 0) =>
+  new Sequential(
+    sizes.slice(1).flatMap((out, k) => (k + 2 < sizes.length ? [new Linear(sizes[k], out), new ReLU()] : [new Linear(sizes[k], out)])),
+    { seed: s },
+  );
+
+function randomData(n: number, features: number, classes: number, r: () => number): Dataset {
+  return {
+    x: Float32Array.from({ length: n * features }, () => r() * 2 - 1),
+    y: Int32Array.from({ length: n }, () => Math.floor(r() * classes)),
+    n,
+    features,
+    classes,
+  };
+}
+
+describe('the trainer\'s device option', () => {
+  it('rejects what the GPU epoch does not run, and unknown devices, before any work', () => {
+    const model = mlp([6, 5, 3]);
+    const opt = { lr: 0.1 };
+    expect(() => new Trainer(model, { optimizer: opt, device: 'gpu' as never })).toThrow(/'cpu', 'cuda' or 'auto'/);
+    expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', distillation: { teacher: mlp([6, 4, 3]) } })).toThrow(/with distillation .* for device/);
+    expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', pruning: { schedule: { kind: 'oneShot', sparsity: 0.5 }, criterion: 'taylor' } })).toThrow(RangeError);
+    expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', pruning: { schedule: { kind: 'rigl', sparsity: 0.5 } } as TrainerOptions['pruning'] })).toThrow(/rigl/);
+    const dropped = new Sequential([new Linear(6, 5), new ReLU(), new Dropout(0.2), new Linear(5, 3)]);
+    expect(() => new Trainer(dropped, { optimizer: opt, device: 'cuda' })).toThrow(/Dropout/);
+  });
+
+  it.skipIf(gpu)(`'cuda' without a usable GPU rejects the fit with ERR_SHEARS_CUDA; 'auto' trains on the CPU bit for bit (${reason})`, async () => {
+    const r = caseRng();
+    const data = randomData(40, 6, 3, r);
+    await expect(new Trainer(mlp([6, 5, 3]), { optimizer: { lr: 0.1 }, device: 'cuda' }).fit(data, { epochs: 1, batchSize: 8 })).rejects.toMatchObject({ code: 'ERR_SHEARS_CUDA' });
+    const [a, b] = [mlp([6, 5, 3], 4), mlp([6, 5, 3], 4)];
+    await new Trainer(a, { optimizer: { lr: 0.1, momentum: 0.9 }, device: 'auto' }).fit(data, { epochs: 2, batchSize: 8 });
+    await new Trainer(b, { optimizer: { lr: 0.1, momentum: 0.9 } }).fit(data, { epochs: 2, batchSize: 8 });
+    expect(Array.from(a.linears()[0].weight)).toEqual(Array.from(b.linears()[0].weight));
+    // The native option itself: an unknown device is a RangeError; 'cuda' in a CPU build says so.
+    const layers = mlp([6, 5, 3]).nativeLayers(true);
+    const options = { batchSize: 8, lr: new Float32Array(5).fill(0.1), momentum: 0, weightDecay: 0, nesterov: false, seed: 0, sparseBelow: 0.3 };
+    expect(() => native.trainEpoch(layers, data.x, data.y, { ...options, device: 'tpu' as never })).toThrow(/options\.device/);
+    if (!i.compiled) expect(() => native.trainEpoch(layers, data.x, data.y, { ...options, device: 'cuda' })).toThrow(/no CUDA/);
+  });
+});
+
+describe.skipIf(!gpu)(`the GPU epoch (${gpu ? i.devices.find((d) => d.usable)!.name : `skipped: ${reason}`})`, () => {
+  const close = (got: Float32Array, want: Float32Array, label: string, tol = 2e-4) => {
+    for (let k = 0; k < want.length; k++)
+      if (!(Math.abs(got[k] - want[k]) <= tol * (1 + Math.abs(want[k])))) expect.fail(`${label}: element ${k} is ${got[k]}, expected ${want[k]} (seed ${seed})`);
+  };
+
+  it('dense and sparse (CSR) execution match the CPU epoch; masked weights and momentum stay exactly zero', async () => {
+    for (const sparseBelow of [0, 1]) {
+      const r = caseRng();
+      const data = randomData(200, 20, 4, r);
+      const [cpu, gpuModel] = [mlp([20, 16, 12, 4], 3), mlp([20, 16, 12, 4], 3)];
+      for (const m of [cpu, gpuModel]) m.sparseBelow = sparseBelow;
+      const options = (device: 'cpu' | 'cuda'): TrainerOptions => ({ optimizer: { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }, pruning: { schedule: { kind: 'oneShot', sparsity: 0.6 } }, device, seed: 5 });
+      await new Trainer(cpu, options('cpu')).fit(data, { epochs: 2, batchSize: 32 });
+      await new Trainer(gpuModel, options('cuda')).fit(data, { epochs: 2, batchSize: 32 });
+      cpu.linears().forEach((l, k) => {
+        const g = gpuModel.linears()[k];
+        expect(Array.from(g.mask), `mask ${k} sparseBelow ${sparseBelow}`).toEqual(Array.from(l.mask));
+        close(g.weight, l.weight, `weight ${k} sparseBelow ${sparseBelow}`);
+        close(g.bias!, l.bias!, `bias ${k} sparseBelow ${sparseBelow}`);
+        g.mask.forEach((m, q) => m || (expect(Object.is(g.weight[q], 0)).toBe(true), expect(g.velocity?.weight[q] ?? 0).toBe(0)));
+      });
+    }
+  });
+
+  it('gradual pruning inside epochs reaches the CPU sparsities; the logs agree', async () => {
+    const r = caseRng();
+    const data = randomData(256, 24, 5, r);
+    const run = async (device: 'cpu' | 'cuda') => {
+      const model = mlp([24, 32, 5], 7);
+      const fit = await new Trainer(model, { optimizer: { lr: 0.05, momentum: 0.9 }, pruning: { schedule: { kind: 'gradual', finalSparsity: 0.8, endEpoch: 2, frequency: 3 } }, device }).fit(data, { epochs: 3, batchSize: 32 });
+      return fit.epochs.map((e) => e.sparsity);
+    };
+    const [c, g] = [await run('cpu'), await run('cuda')];
+    g.forEach((s, e) => s.forEach((v, l) => expect(v, `epoch ${e} layer ${l}`).toBeCloseTo(c[e][l], 2)));
+  });
+
+  it('abort mid-epoch leaves a consistent model; a diverging loss stops with an error naming the step', async () => {
+    const r = caseRng();
+    const data = randomData(400, 10, 3, r);
+    const model = mlp([10, 8, 3]);
+    const controller = new AbortController();
+    const fit = await new Trainer(model, { optimizer: { lr: 0.05 }, device: 'cuda' }).fit(data, { epochs: 1, batchSize: 8, signal: controller.signal, onProgress: () => controller.abort() });
+    expect(fit.aborted).toBe(true);
+    for (const l of model.linears()) for (const w of l.weight) expect(Number.isFinite(w)).toBe(true);
+    const huge = new Trainer(mlp([10, 8, 3]), { optimizer: { lr: 1e30 }, device: 'cuda' });
+    await expect(huge.fit(data, { epochs: 1, batchSize: 100 })).rejects.toThrow(/loss became (NaN|infinite) at step \d+/);
+  });
+
+  it('2,000 embedded MNIST digits: the GPU-trained model lands in the CPU-trained model\'s accuracy band', async () => {
+    const { train, test } = datasets.mnist();
+    const small = { ...train, n: 2000, x: train.x.subarray(0, 2000 * 784), y: train.y.subarray(0, 2000) };
+    const acc = async (device: 'cpu' | 'cuda') => {
+      const t = new Trainer(mlp([784, 128, 10], 1), { optimizer: { lr: 0.05, momentum: 0.9 }, pruning: { schedule: { kind: 'gradual', finalSparsity: 0.9, endEpoch: 4 } }, device });
+      await t.fit(small, { epochs: 5, batchSize: 64 });
+      return (await t.evaluate(test)).accuracy;
+    };
+    const [c, g] = [await acc('cpu'), await acc('cuda')];
+    expect(g).toBeGreaterThan(0.85);
+    expect(Math.abs(g - c)).toBeLessThan(0.02);
+  });
+});
