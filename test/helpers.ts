@@ -9,7 +9,7 @@
  */
 import { expect } from 'vitest';
 
-import { info, setIsa, type Isa } from '../src/index.js';
+import { info, Linear, ReLU, Sequential, setIsa, type Dataset, type Isa } from '../src/index.js';
 
 export const seed = Number(process.env.SHEARS_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
@@ -127,4 +127,23 @@ export function expectThrows(fn: () => unknown, type: ErrorConstructor | TypeErr
   expect(caught, `expected a ${type.name} mentioning ${mentions.join(', ')}`).toBeInstanceOf(type);
   for (const m of mentions) expect((caught as Error).message).toContain(m);
   expect((caught as { code?: string }).code).toMatch(/^ERR_SHEARS_/);
+}
+
+/** An MLP of the given layer sizes with ReLU between the linear layers. */
+export function mlp(sizes: number[], s = 0): Sequential {
+  return new Sequential(
+    sizes.slice(1).flatMap((out, i) => (i + 2 < sizes.length ? [new Linear(sizes[i], out), new ReLU()] : [new Linear(sizes[i], out)])),
+    { seed: s },
+  );
+}
+
+/** n random samples in [-1, 1) with random labels. */
+export function randomData(n: number, features: number, classes: number, r: () => number): Dataset {
+  return {
+    x: Float32Array.from({ length: n * features }, () => r() * 2 - 1),
+    y: Int32Array.from({ length: n }, () => Math.floor(r() * classes)),
+    n,
+    features,
+    classes,
+  };
 }

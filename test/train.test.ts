@@ -12,26 +12,11 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { datasets, gradualSparsity, learningRate, Linear, planPruning, planRegrowth, ReLU, saveSafetensors, Sequential, Tensor, Trainer, type Dataset, type PruningSchedule } from '../src/index.js';
 import { native } from '../src/native.js';
-import { caseRng, expectThrows, isas, seed, useIsa } from './helpers.js';
+import { caseRng, expectThrows, isas, mlp, randomData, seed, useIsa } from './helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'shears-train-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const mlp = (sizes: number[], s = 0) =>
-  new Sequential(
-    sizes.slice(1).flatMap((out, i) => (i + 2 < sizes.length ? [new Linear(sizes[i], out), new ReLU()] : [new Linear(sizes[i], out)])),
-    { seed: s },
-  );
-
-function randomData(n: number, features: number, classes: number, r: () => number): Dataset {
-  return {
-    x: Float32Array.from({ length: n * features }, () => r() * 2 - 1),
-    y: Int32Array.from({ length: n }, () => Math.floor(r() * classes)),
-    n,
-    features,
-    classes,
-  };
-}
 
 /** float64 reference: mean softmax cross-entropy of the model on x (ReLU after every layer but the last). */
 function referenceLoss(ws: Float64Array[], bs: Float64Array[], shapes: [number, number][], x: Float32Array, y: Int32Array): number {

@@ -68,27 +68,23 @@ Array<float> dense_arg(const Napi::CallbackInfo& info, Task& t, size_t at, const
   return x;
 }
 
-// cudaCsrMatmul(csr..., b, n, out?)
-Task prepare_matmul(const Napi::CallbackInfo& info) {
+// cudaCsrMatmul(csr..., b, n, out?): C [rows x n] = A·B; with TRANSPOSED, cudaCsrMatmulT: C [cols x n] = Aᵀ·B.
+template <bool TRANSPOSED>
+Task prepare_product(const Napi::CallbackInfo& info) {
   Task t;
   const cpu::CsrView a = csr_arg(info, t);
   const int64_t n = dim(info[6], "n");
-  const float* b = dense_arg(info, t, 5, "b", a.cols, n, "[cols x n]").data;
-  return output_task(std::move(t), info, 7, checked_product(a.rows, n, "out"), "[rows x n]",
-                     {{b, static_cast<size_t>(a.cols * n) * 4}, {a.val, static_cast<size_t>(a.stored) * sizeof(float)}},
-                     [a, b, n](float* c) { cuda::csr_spmm_host(a, b, n, c); });
+  const int64_t in_rows = TRANSPOSED ? a.rows : a.cols, out_rows = TRANSPOSED ? a.cols : a.rows;
+  const float* b = dense_arg(info, t, 5, "b", in_rows, n, TRANSPOSED ? "[rows x n]" : "[cols x n]").data;
+  return output_task(std::move(t), info, 7, checked_product(out_rows, n, "out"), TRANSPOSED ? "[cols x n]" : "[rows x n]",
+                     {{b, static_cast<size_t>(in_rows * n) * 4}, {a.val, static_cast<size_t>(a.stored) * sizeof(float)}},
+                     [a, b, n](float* c) {
+                       if (TRANSPOSED) cuda::csr_spmmt_host(a, b, n, c);
+                       else cuda::csr_spmm_host(a, b, n, c);
+                     });
 }
-
-// cudaCsrMatmulT(csr..., b, n, out?): C [cols x n] = Aᵀ·B
-Task prepare_matmul_t(const Napi::CallbackInfo& info) {
-  Task t;
-  const cpu::CsrView a = csr_arg(info, t);
-  const int64_t n = dim(info[6], "n");
-  const float* b = dense_arg(info, t, 5, "b", a.rows, n, "[rows x n]").data;
-  return output_task(std::move(t), info, 7, checked_product(a.cols, n, "out"), "[cols x n]",
-                     {{b, static_cast<size_t>(a.rows * n) * 4}, {a.val, static_cast<size_t>(a.stored) * sizeof(float)}},
-                     [a, b, n](float* c) { cuda::csr_spmmt_host(a, b, n, c); });
-}
+constexpr Prepare prepare_matmul = prepare_product<false>;
+constexpr Prepare prepare_matmul_t = prepare_product<true>;
 
 // cudaCsrMatvec(csr..., x, out?)
 Task prepare_matvec(const Napi::CallbackInfo& info) {

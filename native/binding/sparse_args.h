@@ -15,8 +15,10 @@ namespace shears::binding {
 
 using Span = std::pair<const void*, size_t>;
 
-struct Csr {
-  cpu::CsrView v;
+// A sparse argument group: the view the kernels take and the arrays behind it.
+template <class View>
+struct SparseArgs {
+  View v;
   Array<int32_t> ptr, idx;
   Array<float> val;
   std::vector<Span> spans() const { return {{ptr.data, ptr.bytes()}, {idx.data, idx.bytes()}, {val.data, val.bytes()}}; }
@@ -27,19 +29,8 @@ struct Csr {
     t.pin(val.handle);
   }
 };
-
-struct Bsr {
-  cpu::BsrView v;
-  Array<int32_t> ptr, idx;
-  Array<float> val;
-  std::vector<Span> spans() const { return {{ptr.data, ptr.bytes()}, {idx.data, idx.bytes()}, {val.data, val.bytes()}}; }
-  // Keeps the arrays alive while `t` is in flight.
-  void pin(Task& t) const {
-    t.pin(ptr.handle);
-    t.pin(idx.handle);
-    t.pin(val.handle);
-  }
-};
+using Csr = SparseArgs<cpu::CsrView>;
+using Bsr = SparseArgs<cpu::BsrView>;
 
 // (rows, cols, rowPtr, colIdx, values) at info[at..at+4]. Structure is checked later, in run().
 inline Csr csr_args(const Napi::CallbackInfo& info, size_t at) {

@@ -6,7 +6,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -254,36 +253,11 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
     tr::gather_samples(cfg.x, features, order.data() + first, n, xs[step % 2]);
     for (int64_t j = 0; j < n; ++j) ys[step % 2][j] = cfg.y[order[static_cast<size_t>(first + j)]];
   };
-  std::vector<const tr::PruneEvent*> events;
-  for (const tr::PruneEvent& e : cfg.events) events.push_back(&e);
-  std::stable_sort(events.begin(), events.end(), [](const tr::PruneEvent* a, const tr::PruneEvent* b) { return a->step < b->step; });
-  size_t next_event = 0;
-
-  tr::EpochResult result;
-  double loss_sum = 0;
-  const auto start = std::chrono::steady_clock::now();
-  auto last_report = start;
+  tr::EpochSteps book(layers, cfg, steps);
   try {
     if (steps > 0) stage(0);
     for (int64_t step = 0; step < steps; ++step) {
-      if (cfg.abort_flag && __atomic_load_n(cfg.abort_flag, __ATOMIC_ACQUIRE) != 0) {
-        result.aborted = true;
-        break;
-      }
-      if (step == cfg.snapshot_step) {
-        download_all();
-        for (size_t l = 0; l < layers.size(); ++l)
-          std::copy(layers[l].w, layers[l].w + layers[l].in * layers[l].out, cfg.snapshot[l]);
-      }
-      const size_t logged = result.events.size();
-      while (next_event < events.size() && events[next_event]->step <= step) {
-        if (logged == result.events.size()) download_all();
-        result.events.push_back(tr::run_event(layers, *events[next_event++], cfg.criterion, step));
-      }
-      if (logged != result.events.size()) {
-        upload_all();
-        tr::log_validation(layers, cfg, result.events, logged);
-      }
+      if (!book.begin(step, download_all, upload_all)) break;
 
       const int64_t first = step * batch, n = std::min(batch, cfg.samples - first);
       const int ni = static_cast<int>(n);
@@ -312,10 +286,7 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
         loss += loss_host.data()[j];
         correct += correct_host.data()[j];
       }
-      if (!std::isfinite(loss))
-        throw Error(ErrorKind::kRange, "Training diverged: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
-                                           " at step " + std::to_string(step) + " of the epoch (the model is as after step " +
-                                           std::to_string(step - 1) + "); lower the learning rate");
+      tr::EpochSteps::check_loss(loss, step);
       // Backward.
       float* g = g0.data();
       float* other = g1.data();
@@ -350,22 +321,7 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
       }
       // The next batch is gathered while the GPU runs this step's backward and update.
       if (step + 1 < steps) stage(step + 1);
-      loss_sum += loss;
-      result.steps = step + 1;
-      result.seen += n;
-      result.correct += correct;
-      if (cfg.progress) {
-        const auto now = std::chrono::steady_clock::now();
-        if (step + 1 == steps || std::chrono::duration<double, std::milli>(now - last_report).count() >= cfg.progress_ms) {
-          last_report = now;
-          tr::Progress p;
-          p.step = step + 1;
-          p.steps = steps;
-          p.loss = loss_sum / static_cast<double>(result.seen);
-          p.samples_per_second = static_cast<double>(result.seen) / std::chrono::duration<double>(now - start).count();
-          cfg.progress(p);
-        }
-      }
+      book.end(step, n, loss, correct);
     }
   } catch (...) {
     // The device state is as after the last completed step: bring it back when the device answers.
@@ -376,7 +332,7 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
     throw;
   }
   download_all();
-  result.loss = result.seen ? loss_sum / static_cast<double>(result.seen) : 0;
+  tr::EpochResult result = book.finish();
   for (size_t l = 0; l < layers.size(); ++l) result.sparse_layers.push_back(sparse[l]);
   return result;
 }

@@ -7,29 +7,13 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { cudaUsable, datasets, Dropout, info, Linear, ReLU, Sequential, Trainer, type Dataset, type TrainerOptions } from '../../src/index.js';
+import { cudaUsable, datasets, Dropout, info, Linear, ReLU, Sequential, Trainer, type TrainerOptions } from '../../src/index.js';
 import { native } from '../../src/native.js';
-import { caseRng, seed } from '../helpers.js';
+import { caseRng, mlp, randomData, seed } from '../helpers.js';
 
 const gpu = cudaUsable();
 const i = info().cuda;
 const reason = !i.compiled ? 'this is the CPU build (npm run build:cuda)' : `no usable CUDA device${i.error ? `: ${i.error}` : ''}`;
-
-const mlp = (sizes: number[], s = 0) =>
-  new Sequential(
-    sizes.slice(1).flatMap((out, k) => (k + 2 < sizes.length ? [new Linear(sizes[k], out), new ReLU()] : [new Linear(sizes[k], out)])),
-    { seed: s },
-  );
-
-function randomData(n: number, features: number, classes: number, r: () => number): Dataset {
-  return {
-    x: Float32Array.from({ length: n * features }, () => r() * 2 - 1),
-    y: Int32Array.from({ length: n }, () => Math.floor(r() * classes)),
-    n,
-    features,
-    classes,
-  };
-}
 
 describe('the trainer\'s device option', () => {
   it('rejects what the GPU epoch does not run, and unknown devices, before any work', () => {

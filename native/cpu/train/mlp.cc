@@ -489,6 +489,64 @@ void gather_samples(const float* x, int64_t features, const int64_t* order, int6
   gather_batch(x, features, order, n, a);
 }
 
+EpochSteps::EpochSteps(std::vector<Layer>& layers, const EpochConfig& cfg, int64_t steps)
+    : layers_(layers), cfg_(cfg), steps_(steps), start_(std::chrono::steady_clock::now()), last_report_(start_) {
+  for (const PruneEvent& e : cfg.events) events_.push_back(&e);
+  std::stable_sort(events_.begin(), events_.end(), [](const PruneEvent* a, const PruneEvent* b) { return a->step < b->step; });
+}
+
+bool EpochSteps::begin(int64_t step, const std::function<void()>& sync, const std::function<void()>& replan) {
+  if (cfg_.abort_flag && __atomic_load_n(cfg_.abort_flag, __ATOMIC_ACQUIRE) != 0) {
+    result_.aborted = true;
+    return false;
+  }
+  if (step == cfg_.snapshot_step) {
+    sync();
+    for (size_t l = 0; l < layers_.size(); ++l)
+      std::copy(layers_[l].w, layers_[l].w + layers_[l].in * layers_[l].out, cfg_.snapshot[l]);
+  }
+  const size_t logged = result_.events.size();
+  while (next_event_ < events_.size() && events_[next_event_]->step <= step) {
+    if (logged == result_.events.size()) sync();
+    result_.events.push_back(run_event(layers_, *events_[next_event_++], cfg_.criterion, step));
+  }
+  if (logged != result_.events.size()) {
+    replan();
+    log_validation(layers_, cfg_, result_.events, logged);
+  }
+  return true;
+}
+
+void EpochSteps::check_loss(double loss, int64_t step) {
+  if (!std::isfinite(loss))
+    throw_range_error("Training diverged: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
+                      " at step " + std::to_string(step) + " of the epoch (the model is as after step " +
+                      std::to_string(step - 1) + "); lower the learning rate");
+}
+
+void EpochSteps::end(int64_t step, int64_t n, double loss, int64_t correct) {
+  loss_sum_ += loss;
+  result_.steps = step + 1;
+  result_.seen += n;
+  result_.correct += correct;
+  if (!cfg_.progress) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (step + 1 == steps_ || std::chrono::duration<double, std::milli>(now - last_report_).count() >= cfg_.progress_ms) {
+    last_report_ = now;
+    Progress p;
+    p.step = step + 1;
+    p.steps = steps_;
+    p.loss = loss_sum_ / static_cast<double>(result_.seen);
+    p.samples_per_second = static_cast<double>(result_.seen) / std::chrono::duration<double>(now - start_).count();
+    cfg_.progress(p);
+  }
+}
+
+EpochResult EpochSteps::finish() {
+  result_.loss = result_.seen ? loss_sum_ / static_cast<double>(result_.seen) : 0;
+  return result_;
+}
+
 EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
   const int64_t features = layers.front().in, classes = layers.back().out;
   const int64_t batch = std::min(cfg.batch, cfg.samples);
@@ -515,36 +573,10 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
   std::vector<int32_t> labels(static_cast<size_t>(batch));
   std::vector<float> teacher_in;
 
-  EpochResult result;
-  double loss_sum = 0;
-  const auto start = std::chrono::steady_clock::now();
-  auto last_report = start;
-  size_t next_event = 0;
-  std::vector<const PruneEvent*> events;
-  for (const PruneEvent& e : cfg.events) events.push_back(&e);
-  std::stable_sort(events.begin(), events.end(), [](const PruneEvent* a, const PruneEvent* b) { return a->step < b->step; });
-
+  EpochSteps book(layers, cfg, steps);
   try {
     for (int64_t step = 0; step < steps; ++step) {
-      if (cfg.abort_flag && __atomic_load_n(cfg.abort_flag, __ATOMIC_ACQUIRE) != 0) {
-        result.aborted = true;
-        break;
-      }
-      if (step == cfg.snapshot_step) {
-        sync_dense();
-        for (size_t l = 0; l < layers.size(); ++l)
-          std::copy(layers[l].w, layers[l].w + layers[l].in * layers[l].out, cfg.snapshot[l]);
-      }
-      const size_t logged = result.events.size();
-      while (next_event < events.size() && events[next_event]->step <= step) {
-        if (logged == result.events.size()) sync_dense();
-        result.events.push_back(run_event(layers, *events[next_event++], cfg.criterion, step));
-      }
-      if (logged != result.events.size()) {
-        plan_execution();
-        log_validation(layers, cfg, result.events, logged);
-      }
-
+      if (!book.begin(step, sync_dense, plan_execution)) break;
       const int64_t first = step * batch, n = std::min(batch, cfg.samples - first);
       const int64_t* idx = order.data() + first;
       gather_batch(cfg.x, features, idx, n, ws.act[0].data());
@@ -559,10 +591,7 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
       int64_t correct = 0;
       const double loss = loss_and_grad(ws.act[layers.size()].data(), labels.data(), classes, n, ws.g0.data(), teacher,
                                         cfg.alpha, cfg.temperature, correct);
-      if (!std::isfinite(loss))
-        throw_range_error("Training diverged: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
-                          " at step " + std::to_string(step) + " of the epoch (the model is as after step " +
-                          std::to_string(step - 1) + "); lower the learning rate");
+      EpochSteps::check_loss(loss, step);
       backward(layers, sparse, n, true, ws, regrow && !cfg.regrow[next_regrow].random);
       const float lr = cfg.lr[step];
       for (size_t l = 0; l < layers.size(); ++l) {
@@ -584,29 +613,14 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
         plan_execution();
       }
       while (next_regrow < cfg.regrow.size() && cfg.regrow[next_regrow].step <= step) ++next_regrow;
-      loss_sum += loss;
-      result.steps = step + 1;
-      result.seen += n;
-      result.correct += correct;
-      if (cfg.progress) {
-        const auto now = std::chrono::steady_clock::now();
-        if (step + 1 == steps || std::chrono::duration<double, std::milli>(now - last_report).count() >= cfg.progress_ms) {
-          last_report = now;
-          Progress p;
-          p.step = step + 1;
-          p.steps = steps;
-          p.loss = loss_sum / static_cast<double>(result.seen);
-          p.samples_per_second = static_cast<double>(result.seen) / std::chrono::duration<double>(now - start).count();
-          cfg.progress(p);
-        }
-      }
+      book.end(step, n, loss, correct);
     }
   } catch (...) {
     sync_dense();
     throw;
   }
   sync_dense();
-  result.loss = result.seen ? loss_sum / static_cast<double>(result.seen) : 0;
+  EpochResult result = book.finish();
   for (size_t l = 0; l < layers.size(); ++l) result.sparse_layers.push_back(sparse[l] != nullptr);
   return result;
 }

@@ -9,6 +9,7 @@
 // at its end (or when it stops early), so the caller always sees a consistent model.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -155,6 +156,32 @@ EventLog run_event(std::vector<Layer>& layers, const PruneEvent& event, Criterio
 void log_validation(const std::vector<Layer>& layers, const EpochConfig& cfg, std::vector<EventLog>& events, size_t from);
 // The epoch's sample order (seeded Fisher-Yates, or identity without shuffle).
 std::vector<int64_t> epoch_order(int64_t samples, uint64_t seed, bool shuffle);
+
+// The bookkeeping around each step that every epoch shares: abort, the lottery-ticket snapshot,
+// the pruning events due (sorted by step), divergence, the result's counts and progress.
+class EpochSteps {
+ public:
+  EpochSteps(std::vector<Layer>& layers, const EpochConfig& cfg, int64_t steps);
+  // Before step `step`: false when the epoch is aborted. Takes the snapshot and runs the events due
+  // on the caller's arrays: `sync` first brings them up to date, `replan` follows when masks changed.
+  bool begin(int64_t step, const std::function<void()>& sync, const std::function<void()>& replan);
+  // Throws RangeError naming the step when the step's summed loss is not finite.
+  static void check_loss(double loss, int64_t step);
+  // After a completed step of n samples.
+  void end(int64_t step, int64_t n, double loss, int64_t correct);
+  // The result with its mean loss.
+  EpochResult finish();
+
+ private:
+  std::vector<Layer>& layers_;
+  const EpochConfig& cfg_;
+  int64_t steps_;
+  std::vector<const PruneEvent*> events_;
+  size_t next_event_ = 0;
+  EpochResult result_;
+  double loss_sum_ = 0;
+  std::chrono::steady_clock::time_point start_, last_report_;
+};
 // Rows order[0..n) of x [samples, features] into a [features, n] (feature-major).
 void gather_samples(const float* x, int64_t features, const int64_t* order, int64_t n, float* a);
 
