@@ -366,7 +366,7 @@ async function main() {
     }
     if (suite.standalone) {
       // Suites that time whole runs themselves (training): they print their own tables.
-      const { targets } = await suite.run({ quick: opts.quick, peer, threads, ceilings, seed });
+      const { targets } = await suite.run({ quick: opts.quick, peer, peerWanted: opts.peer, threads, ceilings, seed });
       allTargets.push(...targets.map((t) => ({ suite: suite.name, ...t })));
       continue;
     }

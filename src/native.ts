@@ -154,7 +154,7 @@ export type NativeBinding = {
   Both<'cudaCsrSddmm', [...Csr, x: F32, y: F32, n: number, out: Maybe<F32>], F32> &
   Both<'cudaMaskedSgd', [w: F32, g: F32, v: F32, mask: Maybe<Uint8Array>, lr: number, momentum: number, weightDecay: number, nesterov: boolean], void> & {
     cudaMemory(): { inUse: number; cached: number };
-    cudaProbe(what: 'copy' | 'sgd', size: number, repeat: number): { median: number; min: number; max: number; samples: number };
+    cudaProbe(what: 'copy' | 'sgd' | 'select', size: number, repeat: number): { median: number; min: number; max: number; samples: number };
     cudaTimeKernel(kernel: string, ...rest: [...Csr, n: number, repeat: number, warmup: number]): { median: number; min: number; max: number; samples: number };
     cudaTimeBsr(...args: [...Bsr, n: number, tf32: boolean, repeat: number, warmup: number]): { median: number; min: number; max: number; samples: number };
     cudaTimeGemm(m: number, k: number, n: number, tf32: boolean, repeat: number, warmup: number): { median: number; min: number; max: number; samples: number };

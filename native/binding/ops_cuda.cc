@@ -283,14 +283,19 @@ class DeviceCsr : public Napi::ObjectWrap<DeviceCsr> {
   int64_t bytes_ = 0;
 };
 
-// cudaProbe(what, size, repeat): 'copy' (bytes, device to device) or 'sgd' (parameters) -> times (ms)
+// cudaProbe(what, size, repeat) -> times (ms): 'copy' (bytes, device to device), 'sgd' (the fused
+// step over `size` resident parameters) or 'select' (10% of `size` resident scores, masks on the device)
 Task prepare_probe(const Napi::CallbackInfo& info) {
-  if (!info[0].IsString()) type_error("'copy' or 'sgd'", "what", info[0]);
+  if (!info[0].IsString()) type_error("'copy', 'sgd' or 'select'", "what", info[0]);
   const std::string what = info[0].As<Napi::String>().Utf8Value();
-  if (what != "copy" && what != "sgd") range_error("'copy' or 'sgd'", "what", describe(info[0]));
+  if (what != "copy" && what != "sgd" && what != "select") range_error("'copy', 'sgd' or 'select'", "what", describe(info[0]));
   const int64_t size = positive_dim(info[1], "size");
   const int repeat = static_cast<int>(positive_dim(info[2], "repeat"));
-  return timing_task(Task{}, [=] { return what == "copy" ? cuda::time_device_copy(size, repeat) : cuda::time_masked_sgd(size, repeat); });
+  return timing_task(Task{}, [=] {
+    if (what == "copy") return cuda::time_device_copy(size, repeat);
+    if (what == "sgd") return cuda::time_masked_sgd(size, repeat);
+    return cuda::time_select(size, size / 10, repeat);
+  });
 }
 
 Napi::Value memory(const Napi::CallbackInfo& info) {

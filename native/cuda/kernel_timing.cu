@@ -82,6 +82,19 @@ KernelTiming time_masked_sgd(int64_t count, int repeat) {
   return time_events([&] { masked_sgd_launch(count, w.data(), g.data(), v.data(), m.data(), 0.01f, 0.9f, 0.0f, false); }, repeat, 2);
 }
 
+KernelTiming time_select(int64_t count, int64_t k, int repeat) {
+  require_usable();
+  DeviceBuffer<float> scores(count);
+  DeviceBuffer<unsigned char> mask(count);
+  std::vector<float> host(static_cast<size_t>(std::min<int64_t>(count, int64_t{1} << 24)));
+  for (size_t q = 0; q < host.size(); ++q) host[q] = static_cast<float>((q * 2654435761u) % 16777216u) / 16777216.0f;
+  for (int64_t at = 0; at < count; at += static_cast<int64_t>(host.size()))
+    copy_to_device(scores.data() + at, host.data(), static_cast<size_t>(std::min<int64_t>(host.size(), count - at)) * sizeof(float));
+  auto name_of = [](int64_t g) { return "scores[0][" + std::to_string(g) + "]"; };
+  return time_events([&] { select_smallest_device(scores.data(), nullptr, count, k, cpu::NanPolicy::kError, false, mask.data(), name_of); },
+                     repeat, 1);
+}
+
 KernelTiming time_csr_kernel(const char* kernel, const cpu::CsrView& a, int64_t n, int repeat, int warmup) {
   require_usable();
   const std::string k = kernel;

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "../cpu/select/select.h"
@@ -75,6 +77,11 @@ void masked_sgd_host(int64_t count, float* w, const float* g, float* v, const ui
 // rules and errors (select.h); the buffers' masks are written on the host. select.cu.
 cpu::SelectResult select_smallest_host(std::vector<cpu::ScoreBuffer>& buffers, int64_t k, cpu::NanPolicy nan,
                                        bool absolute, bool scratch_masks = false);
+// The same over scores already on the device (`el`: eligibility or null; `dm`: the mask out);
+// `name_of` names a global index for the NaN error ("scores[b][i]").
+cpu::SelectResult select_smallest_device(const float* ds, const unsigned char* el, int64_t n, int64_t k, cpu::NanPolicy nan,
+                                         bool absolute, unsigned char* dm,
+                                         const std::function<std::string(int64_t)>& name_of);
 
 // Kernel-only timing for benchmarks: the operands are uploaded once (B, X, Y filled with a fixed
 // pattern), then `warmup` launches and timed launches (CUDA events around each) until at least
@@ -91,5 +98,8 @@ KernelTiming time_gemm(int64_t m, int64_t k, int64_t n, bool tf32, int repeat, i
 // `count` resident parameters (90% masked), timed the same way.
 KernelTiming time_device_copy(int64_t bytes, int repeat);
 KernelTiming time_masked_sgd(int64_t count, int repeat);
+// Selection of the k smallest of `count` resident scores (uniform in [0, 1)), masks written on the
+// device: the GPU's own time, without the host transfers.
+KernelTiming time_select(int64_t count, int64_t k, int repeat);
 
 }  // namespace shears::cuda

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -116,30 +117,9 @@ unsigned grid_for(long long n) { return static_cast<unsigned>(std::min<long long
 
 }  // namespace
 
-cpu::SelectResult select_smallest_host(std::vector<cpu::ScoreBuffer>& buffers, int64_t k, cpu::NanPolicy nan,
-                                       bool absolute, bool /*scratch_masks: the masks are written at the end anyway*/) {
-  require_usable();
-  // One device array for all buffers (global index order = buffer order, then index).
-  int64_t n = 0;
-  bool any_eligible = false;
-  for (const auto& b : buffers) {
-    n += b.count;
-    any_eligible = any_eligible || b.eligible;
-  }
-  DeviceBuffer<float> ds(n);
-  DeviceBuffer<unsigned char> de(any_eligible ? n : 0), dm(n);
-  {
-    int64_t at = 0;
-    for (const auto& b : buffers) {
-      if (b.count) copy_to_device(ds.data() + at, b.scores, static_cast<size_t>(b.count) * sizeof(float));
-      if (any_eligible && b.count) {
-        if (b.eligible) copy_to_device(de.data() + at, b.eligible, static_cast<size_t>(b.count));
-        else check(cudaMemset(de.data() + at, 1, static_cast<size_t>(b.count)), "cudaMemset");
-      }
-      at += b.count;
-    }
-  }
-  const unsigned char* el = any_eligible ? de.data() : nullptr;
+cpu::SelectResult select_smallest_device(const float* ds, const unsigned char* el, int64_t n, int64_t k, cpu::NanPolicy nan,
+                                         bool absolute, unsigned char* dm,
+                                         const std::function<std::string(int64_t)>& name_of) {
   const unsigned nan_key = nan == cpu::NanPolicy::kKeep ? 0xFFFFFFFFu : 0u;
   DeviceBuffer<unsigned long long> hist(kBins), counters(2);
   std::vector<unsigned long long> h(kBins);
@@ -153,7 +133,7 @@ cpu::SelectResult select_smallest_host(std::vector<cpu::ScoreBuffer>& buffers, i
       check(cudaMemset(counters.data(), 0, sizeof(unsigned long long)), "cudaMemset");
       check(cudaMemset(counters.data() + 1, 0xFF, sizeof(unsigned long long)), "cudaMemset");
     }
-    histogram_kernel<<<grid_for(n), kThreads>>>(ds.data(), el, n, nan_key, absolute, prefix, prefix_mask, kShift[pass],
+    histogram_kernel<<<grid_for(n), kThreads>>>(ds, el, n, nan_key, absolute, prefix, prefix_mask, kShift[pass],
                                                 kDigits[pass] - 1, hist.data(), pass == 0 ? counters.data() : nullptr,
                                                 reinterpret_cast<long long*>(counters.data() + 1));
     check_launch("histogram_kernel");
@@ -163,12 +143,9 @@ cpu::SelectResult select_smallest_host(std::vector<cpu::ScoreBuffer>& buffers, i
       counters.download(c, 2);
       for (unsigned long long v : h) result.eligible += static_cast<int64_t>(v);
       if (c[0] > 0 && nan == cpu::NanPolicy::kError) {
-        // Name the buffer and index of the first NaN, as the CPU engine does.
-        int64_t g = static_cast<int64_t>(c[1]);
-        size_t b = 0;
-        while (b + 1 < buffers.size() && g >= buffers[b].count) g -= buffers[b++].count;
-        throw Error(ErrorKind::kRange, "Expected finite or infinite scores but scores[" + std::to_string(b) + "][" +
-                                           std::to_string(g) + "] is NaN (pass nan: 'prune' or 'keep' to rank NaN scores)");
+        // Name the first NaN as the CPU engine does.
+        throw Error(ErrorKind::kRange, "Expected finite or infinite scores but " + name_of(static_cast<int64_t>(c[1])) +
+                                           " is NaN (pass nan: 'prune' or 'keep' to rank NaN scores)");
       }
       if (k < 0 || k > result.eligible)
         throw Error(ErrorKind::kRange, "Expected an amount between 0 and the " + std::to_string(result.eligible) +
@@ -191,7 +168,7 @@ cpu::SelectResult select_smallest_host(std::vector<cpu::ScoreBuffer>& buffers, i
   DeviceBuffer<unsigned long long> counts(blocks);
   std::vector<unsigned long long> before(static_cast<size_t>(blocks));
   if (k > 0) {
-    tie_count_kernel<<<static_cast<unsigned>(blocks), kThreads>>>(ds.data(), el, n, nan_key, absolute, threshold,
+    tie_count_kernel<<<static_cast<unsigned>(blocks), kThreads>>>(ds, el, n, nan_key, absolute, threshold,
                                                                    per_block, counts.data());
     check_launch("tie_count_kernel");
     counts.download(before.data(), blocks);
@@ -204,23 +181,54 @@ cpu::SelectResult select_smallest_host(std::vector<cpu::ScoreBuffer>& buffers, i
   }
   counts.upload(before.data(), blocks);
   if (n > 0) {
-    mask_kernel<<<static_cast<unsigned>(blocks), kThreads>>>(ds.data(), el, n, nan_key, absolute,
+    mask_kernel<<<static_cast<unsigned>(blocks), kThreads>>>(ds, el, n, nan_key, absolute,
                                                              k == 0 ? 0u : threshold, per_block, counts.data(),
-                                                             k == 0 ? 0ull : ties, dm.data());
+                                                             k == 0 ? 0ull : ties, dm);
     check_launch("mask_kernel");
   }
   // With k == 0 the kernel keeps keys above 0 and ranks key-0 ties past `ties` = 0: every eligible
   // entry is kept, NaN under 'prune' (key 0) included.
-  int64_t at = 0;
-  for (auto& b : buffers) {
-    if (b.count) copy_to_host(b.mask, dm.data() + at, static_cast<size_t>(b.count));
-    at += b.count;
-  }
   if (k > 0) {
     const unsigned u = (threshold & 0x80000000u) ? (threshold & 0x7FFFFFFFu) : ~threshold;
     std::memcpy(&result.threshold, &u, sizeof u);
   } else {
     result.threshold = std::numeric_limits<float>::quiet_NaN();
+  }
+  return result;
+}
+
+cpu::SelectResult select_smallest_host(std::vector<cpu::ScoreBuffer>& buffers, int64_t k, cpu::NanPolicy nan,
+                                       bool absolute, bool /*scratch_masks: the masks are written at the end anyway*/) {
+  require_usable();
+  // One device array for all buffers (global index order = buffer order, then index).
+  int64_t n = 0;
+  bool any_eligible = false;
+  for (const auto& b : buffers) {
+    n += b.count;
+    any_eligible = any_eligible || b.eligible;
+  }
+  DeviceBuffer<float> ds(n);
+  DeviceBuffer<unsigned char> de(any_eligible ? n : 0), dm(n);
+  int64_t at = 0;
+  for (const auto& b : buffers) {
+    if (b.count) copy_to_device(ds.data() + at, b.scores, static_cast<size_t>(b.count) * sizeof(float));
+    if (any_eligible && b.count) {
+      if (b.eligible) copy_to_device(de.data() + at, b.eligible, static_cast<size_t>(b.count));
+      else check(cudaMemset(de.data() + at, 1, static_cast<size_t>(b.count)), "cudaMemset");
+    }
+    at += b.count;
+  }
+  auto name_of = [&](int64_t g) {  // global index -> "scores[buffer][index]"
+    size_t b = 0;
+    while (b + 1 < buffers.size() && g >= buffers[b].count) g -= buffers[b++].count;
+    return "scores[" + std::to_string(b) + "][" + std::to_string(g) + "]";
+  };
+  const cpu::SelectResult result =
+      select_smallest_device(ds.data(), any_eligible ? de.data() : nullptr, n, k, nan, absolute, dm.data(), name_of);
+  at = 0;
+  for (auto& b : buffers) {
+    if (b.count) copy_to_host(b.mask, dm.data() + at, static_cast<size_t>(b.count));
+    at += b.count;
   }
   return result;
 }

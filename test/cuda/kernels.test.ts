@@ -179,11 +179,12 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
       expect(t.min).toBeLessThanOrEqual(t.median);
       expect(t.median).toBeLessThanOrEqual(t.max);
     }
-    for (const what of ['copy', 'sgd'] as const) {
+    for (const what of ['copy', 'sgd', 'select'] as const) {
       const p = native.cudaProbe(what, 1 << 20, 3);
       expect(p.samples).toBeGreaterThanOrEqual(3);
       expect(p.median).toBeGreaterThan(0);
     }
+    expect(() => native.cudaProbe('topk' as never, 10, 1)).toThrow(/'copy', 'sgd' or 'select'/);
     expect(() => native.cudaTimeKernel('spmmv', a.rows, a.cols, a.rowPtr, a.colIdx, a.values, 8, 1, 0)).toThrow(/spmm, spmv, spmmt or sddmm/);
     const bsr = BsrMatrix.fromCsr(a, { blockRows: 16, blockCols: 16 });
     for (const tf32 of [false, true]) {
