@@ -1,6 +1,7 @@
 // Dense GEMM on the GPU, row-major C[m x n] = op(A)·op(B). cuBLAS when the build found it (the
 // library NVIDIA tunes per GPU; linked, not rewritten): row-major C is column-major Cᵀ, so the
-// call computes Cᵀ = op(B)ᵀ·op(A)ᵀ. TF32 tensor ops only when asked (`tf32`), FP32 otherwise.
+// call computes Cᵀ = op(B)ᵀ·op(A)ᵀ. TF32 tensor ops only when asked (`tf32`); otherwise the default
+// math mode, which keeps SGEMM in FP32 (as PyTorch does with allow_tf32 off).
 // Without cuBLAS (CI's toolkit has none): shears' tiled SGEMM, 64x64 tiles over 16-deep slices of
 // K in shared memory, each of 256 threads computing a 4x4 patch in registers (FP32 only).
 #include <cuda_runtime.h>
@@ -108,7 +109,7 @@ void gemm_launch(const float* a, const float* b, float* c, int64_t m, int64_t k,
   std::lock_guard<std::mutex> lock(h.mutex);
   if (!h.handle) check_cublas(cublasCreate(&h.handle), "cublasCreate");
   check_cublas(cublasSetStream(h.handle, stream), "cublasSetStream");
-  check_cublas(cublasSetMathMode(h.handle, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
+  check_cublas(cublasSetMathMode(h.handle, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
   const float one = 1.0f, zero = 0.0f;
   // Column-major view: Cᵀ [n x m] = op(B)ᵀ [n x k] · op(A)ᵀ [k x m].
   check_cublas(cublasSgemm(h.handle, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
