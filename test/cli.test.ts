@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { loadSafetensors, prune, saveSafetensors, Sequential, Tensor } from '../src/index.js';
+import { cudaUsable, loadSafetensors, prune, saveSafetensors, Sequential, Tensor } from '../src/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist', 'cli', 'main.js');
@@ -81,6 +81,12 @@ describe('shears CLI', () => {
     expect(bad.stderr.toString()).toMatch(/--lr/);
     for (const l of json.layers) expect(['csr', 'dense']).toContain(l.kernel);
     expect(spawnSync(process.execPath, [cli, 'train', '--sparse-execution', 'fast'], { cwd: root }).stderr.toString()).toMatch(/sparse-execution/);
+    expect(spawnSync(process.execPath, [cli, 'train', '--device', 'tpu'], { cwd: root }).stderr.toString()).toMatch(/--device/);
+    if (!cudaUsable()) {
+      const gpu = spawnSync(process.execPath, [cli, 'train', '--epochs', '1', '--device', 'cuda'], { cwd: root });
+      expect(gpu.status).not.toBe(0);
+      expect(gpu.stderr.toString()).toMatch(/device 'cuda'/);
+    }
   });
 
   it('bad arguments exit non-zero with a clear message', () => {

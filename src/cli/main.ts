@@ -82,6 +82,7 @@ program
   .addOption(new Option('--scope <scope>', 'one threshold over all layers, or per layer').choices(['global', 'layer']).default(trainDefaults.scope))
   .option('--seed <n>', 'seed (initialisation, shuffling)', trainDefaults.seed)
   .addOption(new Option('--sparse-execution <how>', 'dense or CSR per layer: by density, or measured (auto)').choices(['density', 'auto']).default('density'))
+  .addOption(new Option('--device <where>', 'where the epochs run (cuda: the CUDA build and a GPU; auto: the GPU when usable)').choices(['cpu', 'cuda', 'auto']).default('cpu'))
   .option('--out <file>', 'write the trained model (safetensors, PyTorch pruned form)')
   .option('--json', 'print { accuracy, loss, sparsity, epochSeconds, layers } as JSON')
   .action(async (o: TrainCliOptions) => {

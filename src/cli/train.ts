@@ -7,6 +7,7 @@ import path from 'node:path';
 
 import { datasets, Linear, ReLU, Sequential, Trainer, type Dataset, type EpochLog, type PruningSchedule } from '../index.js';
 import type { Criterion } from '../train/trainer.js';
+import type { Device } from '../tensor/device.js';
 
 export interface TrainCliOptions {
   data: string;
@@ -23,6 +24,8 @@ export interface TrainCliOptions {
   seed: string;
   /** 'density' (by the kept fraction) or 'auto' (the format advisor times dense and CSR per layer). */
   sparseExecution?: string;
+  /** Where the epochs run: cpu (default), cuda or auto (see TrainerOptions.device). */
+  device?: string;
   out?: string;
   json?: boolean;
 }
@@ -99,6 +102,7 @@ export async function runTrain(o: TrainCliOptions, stream: NodeJS.WriteStream = 
     optimizer: { lr, momentum, weightDecay },
     pruning: sched ? { schedule: sched, criterion: o.criterion, scope: o.scope } : undefined,
     seed,
+    device: (o.device ?? 'cpu') as Device,
   });
   const tty = stream.isTTY && !o.json;
   const say = (line: string) => !o.json && stream.write(`${line}\n`);
