@@ -15,7 +15,7 @@ export interface DeviceOutOptions extends OutOptions {
   /**
    * 'cpu' (default), 'cuda' or 'auto' (the GPU when one is usable). On 'cuda' the arrays are
    * copied to the GPU and back per call; keep a matrix resident with `CsrMatrix.toDevice()`.
-   * CSR runs matvec, matmul and matmulT on the GPU; BSR runs matmul.
+   * CSR runs matvec, matmul, matmulT and sddmm on the GPU; BSR runs matmul.
    */
   device?: Device;
 }
@@ -34,7 +34,7 @@ type AnyFn = (...args: unknown[]) => unknown;
 /** The method an op is called by ('MatmulT' → 'matmulT'). */
 const method = (op: Op): string => op[0].toLowerCase() + op.slice(1);
 /** The operations each format runs on the GPU. */
-const cudaOps: Record<'csr' | 'bsr', readonly Op[]> = { csr: ['Matvec', 'Matmul', 'MatmulT'], bsr: ['Matmul'] };
+const cudaOps: Record<'csr' | 'bsr', readonly Op[]> = { csr: ['Matvec', 'Matmul', 'MatmulT', 'Sddmm'], bsr: ['Matmul'] };
 
 /** Token that lets native-built results skip re-validation (they are valid by construction). */
 export const trusted: unique symbol = Symbol('shears.trusted');
@@ -143,11 +143,11 @@ export abstract class SparseMatrix {
   }
 
   /** SDDMM values over this matrix's pattern (see {@link sddmm}). */
-  sddmmValues(x: Float32Array, y: Float32Array, n: number, out?: Float32Array): Float32Array {
-    return this.call('Sddmm', false, x, y, n, out) as Float32Array;
+  sddmmValues(x: Float32Array, y: Float32Array, n: number, out?: Float32Array, device?: Device): Float32Array {
+    return this.run('Sddmm', false, device, [x, y, n, out]) as Float32Array;
   }
 
-  sddmmValuesAsync(x: Float32Array, y: Float32Array, n: number, out?: Float32Array): Promise<Float32Array> {
-    return this.callAsync('Sddmm', x, y, n, out);
+  sddmmValuesAsync(x: Float32Array, y: Float32Array, n: number, out?: Float32Array, device?: Device): Promise<Float32Array> {
+    return this.runAsync({ device }, () => ['Sddmm', [x, y, n, out]]);
   }
 }

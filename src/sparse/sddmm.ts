@@ -2,7 +2,7 @@ import { optionsObject, typeError } from '../errors.js';
 import { withCallerStack } from '../native.js';
 import { BsrMatrix } from './bsr.js';
 import { CsrMatrix } from './csr.js';
-import { trusted } from './matrix.js';
+import { trusted, type DeviceOutOptions } from './matrix.js';
 
 /**
  * Sampled dense-dense product: a new matrix with `pattern`'s structure (shared, not copied) whose
@@ -11,13 +11,18 @@ import { trusted } from './matrix.js';
  *
  * @example
  * const grad = sddmm(weights, dY, X, batch);   // dY: [out, batch], X: [in, batch]
+ * sddmm(weights, dY, X, batch, { device: 'cuda' }); // CSR on the GPU (CUDA build)
  */
-export function sddmm<M extends CsrMatrix | BsrMatrix>(pattern: M, x: Float32Array, y: Float32Array, n: number, options?: { out?: Float32Array }): M {
-  return withValues(pattern, checked(pattern).sddmmValues(x, y, n, optionsObject(options).out));
+export function sddmm<M extends CsrMatrix | BsrMatrix>(pattern: M, x: Float32Array, y: Float32Array, n: number, options?: DeviceOutOptions): M {
+  const o = optionsObject(options);
+  return withValues(pattern, checked(pattern).sddmmValues(x, y, n, o.out, o.device));
 }
 
-export function sddmmAsync<M extends CsrMatrix | BsrMatrix>(pattern: M, x: Float32Array, y: Float32Array, n: number, options?: { out?: Float32Array }): Promise<M> {
-  return withCallerStack(async () => withValues(pattern, await checked(pattern).sddmmValuesAsync(x, y, n, optionsObject(options).out)));
+export function sddmmAsync<M extends CsrMatrix | BsrMatrix>(pattern: M, x: Float32Array, y: Float32Array, n: number, options?: DeviceOutOptions): Promise<M> {
+  return withCallerStack(async () => {
+    const o = optionsObject(options);
+    return withValues(pattern, await checked(pattern).sddmmValuesAsync(x, y, n, o.out, o.device));
+  });
 }
 
 function checked<M>(pattern: M): CsrMatrix | BsrMatrix {

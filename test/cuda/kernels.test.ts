@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { BsrMatrix, CsrMatrix, cudaUsable, gemm, gemmAsync, info, sddmm, selectSmallest } from '../../src/index.js';
+import { BsrMatrix, CsrMatrix, cudaUsable, gemm, gemmAsync, info, sddmm, sddmmAsync, selectSmallest } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { caseRng, seed } from '../helpers.js';
 
@@ -48,6 +48,7 @@ describe('CUDA requests without a usable device', () => {
       () => a.matmulT(new Float32Array(4 * 2), 2, { device: 'cuda' }),
       () => BsrMatrix.fromDense(new Float32Array(16).fill(1), 4, 4, { blockRows: 2, blockCols: 2 }).matmul(new Float32Array(8), 2, { device: 'cuda' }),
       () => gemm(new Float32Array(4), new Float32Array(4), 2, 2, 2, { device: 'cuda' }),
+      () => sddmm(a, new Float32Array(4 * 2), new Float32Array(3 * 2), 2, { device: 'cuda' }),
     ])
       expect(run).toThrow(expect.objectContaining({ code: 'ERR_SHEARS_CUDA' }));
     await expect(a.matvecAsync(x, { device: 'cuda' })).rejects.toMatchObject({ code: 'ERR_SHEARS_CUDA' });
@@ -141,14 +142,14 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
     expect(() => gemm(new Float32Array(3), new Float32Array(4), 2, 2, 2, { device: 'cuda' })).toThrow(RangeError);
   });
 
-  it('CSR SDDMM matches the CPU kernel', () => {
+  it('CSR SDDMM matches the CPU kernel (sync and async)', async () => {
     for (const [rows, cols, n, density] of shapes) {
       const r = caseRng();
       const a = randomCsr(rows, cols, density, r);
       const x = Float32Array.from({ length: rows * n }, () => r() - 0.5), y = Float32Array.from({ length: cols * n }, () => r() - 0.5);
       const want = sddmm(a, x, y, n).values;
-      const got = native.cudaCsrSddmm(a.rows, a.cols, a.rowPtr, a.colIdx, a.values, x, y, n, undefined);
-      expectClose(got, want, `sddmm ${rows}×${cols}×${n} (seed ${seed})`, 1e-4);
+      expectClose(sddmm(a, x, y, n, { device: 'cuda' }).values, want, `sddmm ${rows}×${cols}×${n} (seed ${seed})`, 1e-4);
+      expectClose((await sddmmAsync(a, x, y, n, { device: 'cuda', out: new Float32Array(a.nnz).fill(Number.NaN) })).values, want, `sddmm async ${rows}×${cols}×${n}`, 1e-4);
     }
   });
 
