@@ -18,6 +18,7 @@ bool is_sticky(cudaError_t e) {
     case cudaErrorInvalidPc:
     case cudaErrorAssert:
     case cudaErrorECCUncorrectable:
+    case cudaErrorLaunchTimeout:
       return true;
     default:
       return false;
@@ -25,7 +26,7 @@ bool is_sticky(cudaError_t e) {
 }
 }  // namespace
 
-const std::string& sticky_error() {
+std::string sticky_error() {
   std::lock_guard<std::mutex> lock(sticky_mutex);
   return sticky;
 }

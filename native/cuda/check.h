@@ -13,7 +13,7 @@
 namespace shears::cuda {
 
 // The first sticky error seen in this process (empty while the device is healthy).
-const std::string& sticky_error();
+std::string sticky_error();
 void set_sticky_error(const std::string& message);
 
 // Throws if an earlier sticky error made the device unusable.

@@ -17,7 +17,10 @@ std::string describe(cudaError_t err) {
 std::string probe() {
   int* dev = nullptr;
   cudaError_t err = cudaMalloc(&dev, sizeof(int));
-  if (err != cudaSuccess) return describe(err);
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // not left behind for the next launch check on this thread
+    return describe(err);
+  }
   std::string result;
   probe_kernel<<<1, 32>>>(dev, 41);
   err = cudaGetLastError();
@@ -27,6 +30,7 @@ std::string probe() {
   if (err != cudaSuccess) result = describe(err);
   else if (host != 42) result = "probe kernel returned a wrong value";
   cudaFree(dev);
+  cudaGetLastError();
   return result;
 }
 
@@ -43,6 +47,10 @@ Discovery discover() {
     cudaGetLastError();  // clear the non-sticky error
     return d;
   }
+  // The probes switch devices; the calling thread goes back to its device afterwards (work on it
+  // shares cached allocations with the other threads, all on that device).
+  int previous = 0;
+  const bool restore = cudaGetDevice(&previous) == cudaSuccess;
   for (int i = 0; i < count; ++i) {
     DeviceInfo info;
     info.index = i;
@@ -69,6 +77,8 @@ Discovery discover() {
     }
     d.devices.push_back(info);
   }
+  if (restore) cudaSetDevice(previous);
+  cudaGetLastError();  // no failed query's error is left for the next launch check
   return d;
 }
 

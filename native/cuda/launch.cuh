@@ -12,10 +12,13 @@ namespace shears::cuda {
 constexpr int kWarp = 32;
 constexpr int kWarpsPerBlock = 8;
 
-// The kernels index with 32-bit ints: a dimension beyond that is a RangeError naming it.
+// The kernels index with 32-bit ints (loop counters step past a dimension by up to a few hundred):
+// a dimension beyond kMaxDim is a RangeError naming it. Call it before a launch statement, not in
+// its argument list (a throw there would leave the pushed launch configuration behind).
+constexpr int64_t kMaxDim = std::numeric_limits<int>::max() - (1 << 16);
 inline int int_dim(int64_t v, const char* name) {
-  if (v > std::numeric_limits<int>::max())
-    throw Error(ErrorKind::kRange, std::string("Expected ") + name + " <= 2147483647 on the GPU but received " + std::to_string(v));
+  if (v > kMaxDim)
+    throw Error(ErrorKind::kRange, std::string("Expected ") + name + " <= " + std::to_string(kMaxDim) + " on the GPU but received " + std::to_string(v));
   return static_cast<int>(v);
 }
 

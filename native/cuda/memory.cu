@@ -6,7 +6,11 @@
 
 namespace shears::cuda {
 namespace {
+// Powers of two from 512 bytes up to 1 MiB; above that, multiples of 2 MiB (a power of two there
+// could waste nearly half the device on one large buffer).
 size_t size_class(size_t bytes) {
+  constexpr size_t kLarge = size_t{1} << 20, kGranule = size_t{2} << 20;
+  if (bytes > kLarge) return (bytes + kGranule - 1) / kGranule * kGranule;
   size_t c = 512;
   while (c < bytes) c <<= 1;
   return c;

@@ -14,8 +14,9 @@ namespace shears::cuda {
 class DeviceAllocator {
  public:
   static DeviceAllocator& instance();
-  // A block of at least `bytes` (size classes: powers of two from 512 bytes). On out-of-memory the
-  // cache is emptied and the allocation retried once; then ERR_SHEARS_OUT_OF_MEMORY.
+  // A block of at least `bytes` (size classes: powers of two from 512 bytes to 1 MiB, then multiples
+  // of 2 MiB). On out-of-memory the cache is emptied and the allocation retried once; then
+  // ERR_SHEARS_OUT_OF_MEMORY.
   void* allocate(size_t bytes);
   // Back to the cache (not to the driver).
   void release(void* p) noexcept;

@@ -31,7 +31,8 @@ __global__ void csr_sddmm_kernel(int rows, int n, const int* __restrict__ ptr, c
 void csr_sddmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t* idx, const float* x,
                       const float* y, float* out, cudaStream_t stream) {
   if (rows == 0) return;
-  csr_sddmm_kernel<<<row_blocks(rows), kWarpsPerBlock * kWarp, 0, stream>>>(int_dim(rows, "rows"), int_dim(n, "n"),
+  const int r = int_dim(rows, "rows"), nn = int_dim(n, "n");
+  csr_sddmm_kernel<<<row_blocks(rows), kWarpsPerBlock * kWarp, 0, stream>>>(r, nn,
                                                                            ptr, idx, x, y, out);
   check_launch("csr_sddmm_kernel");
 }

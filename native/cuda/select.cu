@@ -113,7 +113,8 @@ __global__ void mask_kernel(const float* __restrict__ s, const unsigned char* __
   }
 }
 
-unsigned grid_for(long long n) { return static_cast<unsigned>(std::min<long long>((n + kThreads - 1) / kThreads, 4096)); }
+// At least one block: with no scores at all the histogram pass still runs (and finds nothing).
+unsigned grid_for(long long n) { return static_cast<unsigned>(std::max<long long>(1, std::min<long long>((n + kThreads - 1) / kThreads, 4096))); }
 
 }  // namespace
 
@@ -160,7 +161,7 @@ cpu::SelectResult select_smallest_device(const float* ds, const unsigned char* e
     prefix |= digit << kShift[pass];
     prefix_mask |= (kDigits[pass] - 1) << kShift[pass];
   }
-  // k == 0: nothing selected; the threshold key above every key keeps all eligible entries.
+  // k == 0: nothing selected; threshold 0 with no ties to take keeps every eligible entry.
   const unsigned threshold = k == 0 ? 0u : prefix;
   const unsigned long long ties = k == 0 ? 0 : static_cast<unsigned long long>(rank);
   const long long per_block = 4096;

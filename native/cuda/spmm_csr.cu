@@ -42,7 +42,8 @@ __global__ void csr_spmm_kernel(int rows, int n, const int* __restrict__ ptr, co
 void csr_spmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t* idx, const float* val,
                      const float* b, float* c, cudaStream_t stream) {
   if (rows == 0 || n == 0) return;
-  csr_spmm_kernel<<<row_blocks(rows), kWarpsPerBlock * kWarp, 0, stream>>>(int_dim(rows, "rows"), int_dim(n, "n"),
+  const int r = int_dim(rows, "rows"), nn = int_dim(n, "n");
+  csr_spmm_kernel<<<row_blocks(rows), kWarpsPerBlock * kWarp, 0, stream>>>(r, nn,
                                                                           ptr, idx, val, b, c);
   check_launch("csr_spmm_kernel");
 }

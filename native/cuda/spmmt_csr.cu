@@ -46,7 +46,8 @@ void csr_spmmt_launch(int64_t rows, int64_t cols, int64_t n, const int32_t* ptr,
                       const float* b, float* c, cudaStream_t stream) {
   if (cols * n > 0) check(cudaMemsetAsync(c, 0, static_cast<size_t>(cols * n) * sizeof(float), stream), "cudaMemsetAsync");
   if (rows == 0 || n == 0) return;
-  csr_spmmt_kernel<<<row_blocks(rows), kWarpsPerBlock * kWarp, 0, stream>>>(int_dim(rows, "rows"), int_dim(n, "n"),
+  const int r = int_dim(rows, "rows"), nn = int_dim(n, "n");
+  csr_spmmt_kernel<<<row_blocks(rows), kWarpsPerBlock * kWarp, 0, stream>>>(r, nn,
                                                                            ptr, idx, val, b, c);
   check_launch("csr_spmmt_kernel");
 }

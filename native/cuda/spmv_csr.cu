@@ -26,7 +26,8 @@ __global__ void csr_spmv_kernel(int rows, const int* __restrict__ ptr, const int
 void csr_spmv_launch(int64_t rows, const int32_t* ptr, const int32_t* idx, const float* val, const float* x, float* y,
                      cudaStream_t stream) {
   if (rows == 0) return;
-  csr_spmv_kernel<<<row_blocks(rows), kWarpsPerBlock * kWarp, 0, stream>>>(int_dim(rows, "rows"), ptr, idx, val, x, y);
+  const int r = int_dim(rows, "rows");
+  csr_spmv_kernel<<<row_blocks(rows), kWarpsPerBlock * kWarp, 0, stream>>>(r, ptr, idx, val, x, y);
   check_launch("csr_spmv_kernel");
 }
 

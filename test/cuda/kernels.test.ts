@@ -218,6 +218,14 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
         }
     expect(() => selectSmallest([Float32Array.of(1, Number.NaN)], 1, { device: 'cuda' })).toThrow(/scores\[0\]\[1\] is NaN/);
     expect(() => selectSmallest([Float32Array.of(1, 2)], 3, { device: 'cuda' })).toThrow(/2 eligible/);
+    // No scores at all: as on the CPU, k = 0 selects nothing and k = 1 is a RangeError.
+    for (const empty of [[], [new Float32Array(0)], [new Float32Array(0), new Float32Array(0)]]) {
+      const want = selectSmallest(empty, 0);
+      const got = selectSmallest(empty, 0, { device: 'cuda' });
+      expect(got.eligible).toBe(want.eligible);
+      expect(got.masks.length).toBe(want.masks.length);
+      expect(() => selectSmallest(empty, 1, { device: 'cuda' })).toThrow(RangeError);
+    }
   });
 
   it('the fused masked SGD step matches the CPU step; pruned entries are exactly +0; the allocator caches', () => {
