@@ -167,7 +167,7 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
   const log = (s: string) => !quiet && console.log(s);
   log(`shears ${i.version} bench ${kernel}: ${files.length} file(s), n = ${ns.join(', ')}, formats ${formats.join(', ')}`);
   const gpuName = gpu ? i.cuda.devices.find((d) => d.usable)?.name : undefined;
-  log(`  ${i.cpu || os.cpus()[0]?.model || 'unknown CPU'}, ${os.cpus().length} cores, ${i.threads} threads, ISA ${i.isa.active}, device ${gpu ? `cuda (${gpuName}; kernel-only times, CSR SpMM/SpMV/SDDMM)` : 'cpu'}`);
+  log(`  ${i.cpu || os.cpus()[0]?.model || 'unknown CPU'}, ${os.cpus().length} cores, ${i.threads} threads, ISA ${i.isa.active}, device ${gpu ? `cuda (${gpuName}; kernel-only times; dense: ${native.cudaGemmBackend()} GEMM)` : 'cpu'}`);
   const tty = process.stderr.isTTY && !quiet;
   const rows: BenchRow[] = [];
   const failed: { file: string; error: string }[] = [];
@@ -195,13 +195,31 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
       for (const format of ['dense', ...formats.filter((x) => x !== 'dense')]) {
         const row: BenchRow = { file, rows: a.rows, cols: a.cols, nnz: a.nnz, n, format };
         if (gpu) {
-          // On the GPU: CSR kernels only for now (no dense reference until cuBLAS is linked).
-          if (format !== 'csr' || kernel === 'spmmt') {
-            if (formats.includes(format)) rows.push({ ...row, skipped: `not on CUDA yet (${format === 'csr' ? kernel : format})` });
-            continue;
+          // On the GPU, kernel-only times: every CSR kernel; the dense reference is the GEMM of the
+          // same product (cuBLAS FP32, or shears' fallback kernel); BSR runs SpMM (FP32).
+          let t: { median: number; min: number; max: number; samples: number };
+          if (format === 'csr') t = native.cudaTimeKernel(kernel, a.rows, a.cols, a.rowPtr, a.colIdx, a.values, n, repeat, warmup);
+          else if (format === 'dense') {
+            if (a.rows * a.cols > 2 ** 30) {
+              if (formats.includes('dense')) rows.push({ ...row, skipped: 'too large for a dense GEMM on the GPU' });
+              continue;
+            }
+            const [m, k, nn] = kernel === 'spmmt' ? [a.cols, a.rows, n] : kernel === 'sddmm' ? [a.rows, n, a.cols] : [a.rows, a.cols, n];
+            t = native.cudaTimeGemm(m, k, nn, false, repeat, warmup);
+          } else {
+            const [r, c] = format.slice(4).split('x').map(Number);
+            if (kernel !== 'spmm' || a.rows % r !== 0 || a.cols % c !== 0) {
+              rows.push({ ...row, skipped: kernel !== 'spmm' ? `not on CUDA (BSR ${kernel})` : `${r}×${c} does not divide ${a.rows}×${a.cols}` });
+              continue;
+            }
+            const b = BsrMatrix.fromCsr(a, { blockRows: r, blockCols: c });
+            t = native.cudaTimeBsr(b.rows, b.cols, r, c, b.rowPtr, b.colIdx, b.values, n, false, repeat, warmup);
           }
-          const t = native.cudaTimeKernel(kernel === 'sddmm' ? 'sddmm' : kernel === 'spmv' ? 'spmv' : 'spmm', a.rows, a.cols, a.rowPtr, a.colIdx, a.values, n, repeat, warmup);
-          rows.push({ ...row, medianMs: t.median, minMs: t.min, maxMs: t.max, samples: t.samples, gflops: (2 * a.nnz * n) / (t.median * 1e6) });
+          if (format === 'dense') denseMs = t.median;
+          if (format === 'dense' && !formats.includes('dense')) continue;
+          Object.assign(row, { medianMs: t.median, minMs: t.min, maxMs: t.max, samples: t.samples, gflops: (2 * a.nnz * n) / (t.median * 1e6) });
+          if (denseMs !== undefined) row.vsDense = denseMs / t.median;
+          rows.push(row);
           continue;
         }
         let operand: CsrMatrix | BsrMatrix | Float32Array;
