@@ -7,7 +7,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <mutex>
 #include <string>
 
 #include "check.h"
@@ -29,15 +28,13 @@ void check_cublas(cublasStatus_t s, const char* what) {
               std::string(what) + " failed: cuBLAS status " + std::to_string(static_cast<int>(s)) + (oom ? " (out of device memory)" : ""));
 }
 
-// One handle for the process; calls are serialised (a handle's stream and math mode are state).
-struct Cublas {
-  std::mutex mutex;
-  cublasHandle_t handle = nullptr;
-};
-
-Cublas& cublas() {
-  static Cublas c;
-  return c;
+// One handle per thread (the addon's pool threads and the main thread live as long as the process):
+// a handle's stream, math mode and workspace are state, and two threads running products on
+// different streams at once must not share a workspace.
+cublasHandle_t cublas_handle() {
+  thread_local cublasHandle_t handle = nullptr;
+  if (!handle) check_cublas(cublasCreate(&handle), "cublasCreate");
+  return handle;
 }
 #else
 constexpr int kTileMN = 64, kTileK = 16, kPatch = 4, kThreads = 256;
@@ -105,14 +102,12 @@ void gemm_launch(const float* a, const float* b, float* c, int64_t m, int64_t k,
     return;
   }
 #ifdef SHEARS_HAVE_CUBLAS
-  Cublas& h = cublas();
-  std::lock_guard<std::mutex> lock(h.mutex);
-  if (!h.handle) check_cublas(cublasCreate(&h.handle), "cublasCreate");
-  check_cublas(cublasSetStream(h.handle, stream), "cublasSetStream");
-  check_cublas(cublasSetMathMode(h.handle, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  cublasHandle_t h = cublas_handle();
+  check_cublas(cublasSetStream(h, stream), "cublasSetStream");
+  check_cublas(cublasSetMathMode(h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
   const float one = 1.0f, zero = 0.0f;
   // Column-major view: Cᵀ [n x m] = op(B)ᵀ [n x k] · op(A)ᵀ [k x m].
-  check_cublas(cublasSgemm(h.handle, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+  check_cublas(cublasSgemm(h, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                            static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &one, b,
                            static_cast<int>(trans_b ? k : n), a, static_cast<int>(trans_a ? m : k), &zero, c,
                            static_cast<int>(n)),

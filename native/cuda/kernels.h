@@ -99,7 +99,8 @@ KernelTiming time_gemm(int64_t m, int64_t k, int64_t n, bool tf32, int repeat, i
 KernelTiming time_device_copy(int64_t bytes, int repeat);
 KernelTiming time_masked_sgd(int64_t count, int repeat);
 // Selection of the k smallest of `count` resident scores (uniform in [0, 1)), masks written on the
-// device: the GPU's own time, without the host transfers.
+// device: without the score upload and the mask download, but with the routine's small read-backs
+// between its radix passes (histograms, tie counts), which are part of its cost.
 KernelTiming time_select(int64_t count, int64_t k, int repeat);
 
 }  // namespace shears::cuda

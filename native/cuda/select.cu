@@ -195,6 +195,8 @@ cpu::SelectResult select_smallest_device(const float* ds, const unsigned char* e
   } else {
     result.threshold = std::numeric_limits<float>::quiet_NaN();
   }
+  // The scratch blocks go back to the allocator, which does not track streams: finish first.
+  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
   return result;
 }
 

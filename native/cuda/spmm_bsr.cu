@@ -92,12 +92,17 @@ __global__ void bsr_spmm_core_kernel(int block_rows, int br, int bc, int n, cons
   }
 }
 
-// Whether the current device has TF32 tensor cores (compute capability 8.0 or later).
+// Whether the tensor-core kernel can run here: the device has TF32 tensor cores (compute capability
+// 8.0 or later) and the code loaded for it was built for sm_80 or later (an older PTX target JIT-
+// compiled for a newer device would have the kernel's body compiled out).
 bool device_has_tf32() {
   int dev = 0, major = 0;
   check(cudaGetDevice(&dev), "cudaGetDevice");
   check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
-  return major >= 8;
+  if (major < 8) return false;
+  cudaFuncAttributes attr{};
+  check(cudaFuncGetAttributes(&attr, bsr_spmm_tc_kernel<1>), "cudaFuncGetAttributes");
+  return attr.ptxVersion >= 80;  // the virtual architecture its body was compiled for
 }
 
 }  // namespace

@@ -219,13 +219,18 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
   const cudaStream_t s = stream.get();
   std::vector<DeviceLayer> dev(layers.size());
   std::vector<int> sparse(layers.size(), 0);
+  // False while the device holds a model older than the host's (an upload after pruning that
+  // failed partway): then the host arrays, synced before the event, are the model to keep.
+  bool device_current = true;
   auto upload_all = [&] {
+    device_current = false;
     for (size_t l = 0; l < layers.size(); ++l) {
       sparse[l] = tr::runs_sparse(layers[l], cfg.sparse_below);
       upload_layer(layers[l], sparse[l] != 0, dev[l]);
     }
     // The uploads ran on the legacy stream, which does not order work on `s`: finish them first.
     check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    device_current = true;
   };
   auto download_all = [&] {
     stream.sync();
@@ -244,6 +249,9 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
   Pinned<int32_t> ys0(batch), ys1(batch);
   Pinned<double> loss_host(batch);
   Pinned<int32_t> correct_host(batch);
+  // Blocks from the caching allocator may have been released by work on other streams that is still
+  // running (the allocator does not track streams): wait for it before `s` uses them.
+  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
   float* xs[2] = {xs0.data(), xs1.data()};
   int32_t* ys[2] = {ys0.data(), ys1.data()};
 
@@ -324,10 +332,13 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
       book.end(step, n, loss, correct);
     }
   } catch (...) {
-    // The device state is as after the last completed step: bring it back when the device answers.
-    try {
-      download_all();
-    } catch (...) {
+    // Bring the device state back when the device answers and holds the current model: as after
+    // the last completed step (or part-way through an update whose launch failed).
+    if (device_current) {
+      try {
+        download_all();
+      } catch (...) {
+      }
     }
     throw;
   }
