@@ -194,7 +194,7 @@ class DeviceCsr : public Napi::ObjectWrap<DeviceCsr> {
  public:
   struct State {
     int64_t rows = 0, cols = 0, nnz = 0;
-    cuda::DeviceBuffer<int32_t> ptr, idx;
+    cuda::DeviceBuffer<int32_t> ptr, idx, order;  // order: rows longest first (SpMM's balance)
     cuda::DeviceBuffer<float> val;
   };
 
@@ -218,8 +218,11 @@ class DeviceCsr : public Napi::ObjectWrap<DeviceCsr> {
       s->ptr.upload(a.ptr, a.rows + 1);
       s->idx.upload(a.idx, s->nnz);
       s->val.upload(a.val, s->nnz);
+      const std::vector<int32_t> order = cuda::rows_by_length(a.rows, a.ptr);
+      s->order = cuda::DeviceBuffer<int32_t>(a.rows);
+      s->order.upload(order.data(), a.rows);
       state_ = s;
-      bytes_ = static_cast<int64_t>((a.rows + 1 + 2 * s->nnz) * 4);
+      bytes_ = static_cast<int64_t>((2 * a.rows + 1 + 2 * s->nnz) * 4);
       Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes_);
     } catch (const Napi::Error&) {
       throw;
@@ -257,7 +260,7 @@ class DeviceCsr : public Napi::ObjectWrap<DeviceCsr> {
     const size_t slot = t.pin(out.handle);
     const float* bd = b.data;
     float* od = out.data;
-    t.run = [s, bd, n, od] { cuda::csr_spmm_device_a(s->rows, s->cols, s->ptr.data(), s->idx.data(), s->val.data(), bd, n, od); };
+    t.run = [s, bd, n, od] { cuda::csr_spmm_device_a(s->rows, s->cols, s->ptr.data(), s->idx.data(), s->val.data(), bd, n, od, s->order.data()); };
     t.finish = [slot](Napi::Env, Task& self) { return self.pinned(slot); };
     return t;
   }

@@ -112,11 +112,14 @@ KernelTiming time_csr_kernel(const char* kernel, const cpu::CsrView& a, int64_t 
   DeviceBuffer<float> in(in_count), in2(other), out(out_count);
   in.upload(host.data(), in_count);
   if (other) in2.upload(host.data(), other);
+  const std::vector<int32_t> by_length = rows_by_length(a.rows, a.ptr);
+  DeviceBuffer<int32_t> order(a.rows);
+  order.upload(by_length.data(), a.rows);
   auto launch = [&] {
     if (k == "sddmm") csr_sddmm_launch(a.rows, n, d.ptr.data(), d.idx.data(), in.data(), in2.data(), out.data());
     else if (k == "spmv") csr_spmv_launch(a.rows, d.ptr.data(), d.idx.data(), d.val.data(), in.data(), out.data());
     else if (k == "spmmt") csr_spmmt_launch(a.rows, a.cols, n, d.ptr.data(), d.idx.data(), d.val.data(), in.data(), out.data());
-    else csr_spmm_launch(a.rows, n, d.ptr.data(), d.idx.data(), d.val.data(), in.data(), out.data());
+    else csr_spmm_launch(a.rows, n, d.ptr.data(), d.idx.data(), d.val.data(), in.data(), out.data(), nullptr, order.data());
   };
   return time_events(launch, repeat, warmup);
 }

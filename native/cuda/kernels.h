@@ -18,9 +18,12 @@
 namespace shears::cuda {
 
 // C[rows x n] = A·B, A CSR [rows x cols], B [cols x n] row-major: one warp per row, each lane
-// keeping four columns of C (128 per pass) in registers; B rows are read coalesced.
+// keeping four columns of C (128 per pass) in registers, B read with 16-byte loads when n allows.
+// `order` (device, optional): the rows in the order the warps take them (rows_by_length).
 void csr_spmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t* idx, const float* val,
-                     const float* b, float* c, cudaStream_t stream = nullptr);
+                     const float* b, float* c, cudaStream_t stream = nullptr, const int32_t* order = nullptr);
+// The rows sorted by entry count, longest first (stable): the load-balancing order for SpMM.
+std::vector<int32_t> rows_by_length(int64_t rows, const int32_t* ptr);
 // S[p] = dot(X[row(p), :], Y[col(p), :]) over n for every stored entry p: one warp per row, the
 // dot products reduced with warp shuffles.
 void csr_sddmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t* idx, const float* x,
@@ -60,7 +63,7 @@ struct DeviceSparse {
 // C = A·B with A already on the device (rows x cols CSR) and B, C in host memory: B uploaded,
 // the product run, C downloaded (synchronously; execution errors surface there, checked).
 void csr_spmm_device_a(int64_t rows, int64_t cols, const int32_t* ptr, const int32_t* idx, const float* val,
-                       const float* b, int64_t n, float* c);
+                       const float* b, int64_t n, float* c, const int32_t* order = nullptr);
 
 // Host entries: arrays in host memory, validated views (the caller validates).
 void csr_spmm_host(const cpu::CsrView& a, const float* b, int64_t n, float* c);
