@@ -193,9 +193,14 @@ Napi::Value gemm_backend(const Napi::CallbackInfo& info) { return Napi::String::
 class DeviceCsr : public Napi::ObjectWrap<DeviceCsr> {
  public:
   struct State {
-    int64_t rows = 0, cols = 0, nnz = 0;
-    cuda::DeviceBuffer<int32_t> ptr, idx, order;  // order: rows longest first (SpMM's balance)
-    cuda::DeviceBuffer<float> val;
+    explicit State(const cpu::CsrView& a)
+        : rows(a.rows), cols(a.cols), nnz(a.nnz()), csr(a.ptr, a.rows + 1, a.idx, a.nnz(), a.val, a.nnz()), order(a.rows) {
+      const std::vector<int32_t> by_length = cuda::rows_by_length(a.rows, a.ptr);
+      order.upload(by_length.data(), a.rows);
+    }
+    int64_t rows, cols, nnz;
+    cuda::DeviceSparse csr;
+    cuda::DeviceBuffer<int32_t> order;  // rows longest first (SpMM's balance)
   };
 
   static Napi::Function Define(Napi::Env env) {
@@ -208,19 +213,7 @@ class DeviceCsr : public Napi::ObjectWrap<DeviceCsr> {
     try {
       Task scratch;
       const cpu::CsrView a = csr_arg(info, scratch);
-      auto s = std::make_shared<State>();
-      s->rows = a.rows;
-      s->cols = a.cols;
-      s->nnz = a.nnz();
-      s->ptr = cuda::DeviceBuffer<int32_t>(a.rows + 1);
-      s->idx = cuda::DeviceBuffer<int32_t>(s->nnz);
-      s->val = cuda::DeviceBuffer<float>(s->nnz);
-      s->ptr.upload(a.ptr, a.rows + 1);
-      s->idx.upload(a.idx, s->nnz);
-      s->val.upload(a.val, s->nnz);
-      const std::vector<int32_t> order = cuda::rows_by_length(a.rows, a.ptr);
-      s->order = cuda::DeviceBuffer<int32_t>(a.rows);
-      s->order.upload(order.data(), a.rows);
+      auto s = std::make_shared<State>(a);
       state_ = s;
       bytes_ = static_cast<int64_t>((2 * a.rows + 1 + 2 * s->nnz) * 4);
       Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes_);
@@ -260,7 +253,7 @@ class DeviceCsr : public Napi::ObjectWrap<DeviceCsr> {
     const size_t slot = t.pin(out.handle);
     const float* bd = b.data;
     float* od = out.data;
-    t.run = [s, bd, n, od] { cuda::csr_spmm_device_a(s->rows, s->cols, s->ptr.data(), s->idx.data(), s->val.data(), bd, n, od, s->order.data()); };
+    t.run = [s, bd, n, od] { cuda::csr_spmm_device_a(s->rows, s->cols, s->csr.ptr.data(), s->csr.idx.data(), s->csr.val.data(), bd, n, od, s->order.data()); };
     t.finish = [slot](Napi::Env, Task& self) { return self.pinned(slot); };
     return t;
   }

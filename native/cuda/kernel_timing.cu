@@ -34,6 +34,18 @@ class EventPair {
   cudaEvent_t start = nullptr, stop = nullptr;
 };
 
+// Fills `count` device floats with a fixed pattern, ((q·2654435761) mod m) / m + offset at index q,
+// uploaded in chunks of at most 16M floats.
+void fill_pattern(float* dst, int64_t count, uint32_t m, float offset) {
+  std::vector<float> host(static_cast<size_t>(std::min<int64_t>(count, int64_t{1} << 24)));
+  for (int64_t at = 0; at < count; at += static_cast<int64_t>(host.size())) {
+    const int64_t len = std::min<int64_t>(static_cast<int64_t>(host.size()), count - at);
+    for (int64_t q = 0; q < len; ++q)
+      host[static_cast<size_t>(q)] = static_cast<float>((static_cast<uint64_t>(at + q) * 2654435761u) % m) / static_cast<float>(m) + offset;
+    copy_to_device(dst + at, host.data(), static_cast<size_t>(len) * sizeof(float));
+  }
+}
+
 // Times `launch` with CUDA events until at least `repeat` samples and 50 ms (at most 100k).
 template <class Launch>
 KernelTiming time_events(Launch launch, int repeat, int warmup) {
@@ -86,10 +98,7 @@ KernelTiming time_select(int64_t count, int64_t k, int repeat) {
   require_usable();
   DeviceBuffer<float> scores(count);
   DeviceBuffer<unsigned char> mask(count);
-  std::vector<float> host(static_cast<size_t>(std::min<int64_t>(count, int64_t{1} << 24)));
-  for (size_t q = 0; q < host.size(); ++q) host[q] = static_cast<float>((q * 2654435761u) % 16777216u) / 16777216.0f;
-  for (int64_t at = 0; at < count; at += static_cast<int64_t>(host.size()))
-    copy_to_device(scores.data() + at, host.data(), static_cast<size_t>(std::min<int64_t>(host.size(), count - at)) * sizeof(float));
+  fill_pattern(scores.data(), count, 1u << 24, 0.0f);
   auto name_of = [](int64_t g) { return "scores[0][" + std::to_string(g) + "]"; };
   return time_events([&] { select_smallest_device(scores.data(), nullptr, count, k, cpu::NanPolicy::kError, false, mask.data(), name_of); },
                      repeat, 1);
@@ -107,11 +116,9 @@ KernelTiming time_csr_kernel(const char* kernel, const cpu::CsrView& a, int64_t 
   const int64_t in_count = k == "sddmm" || k == "spmmt" ? a.rows * n : a.cols * n;
   const int64_t other = k == "sddmm" ? a.cols * n : 0;
   const int64_t out_count = k == "sddmm" ? nnz : k == "spmmt" ? a.cols * n : a.rows * n;
-  std::vector<float> host(static_cast<size_t>(std::max(in_count, other)));
-  for (size_t q = 0; q < host.size(); ++q) host[q] = static_cast<float>((q * 2654435761u) % 1000) / 1000.0f - 0.5f;
   DeviceBuffer<float> in(in_count), in2(other), out(out_count);
-  in.upload(host.data(), in_count);
-  if (other) in2.upload(host.data(), other);
+  fill_pattern(in.data(), in_count, 1000, -0.5f);
+  fill_pattern(in2.data(), other, 1000, -0.5f);
   const std::vector<int32_t> by_length = rows_by_length(a.rows, a.ptr);
   DeviceBuffer<int32_t> order(a.rows);
   order.upload(by_length.data(), a.rows);
@@ -128,10 +135,8 @@ KernelTiming time_bsr_spmm(const cpu::BsrView& a, int64_t n, bool tensor_cores, 
   require_usable();
   const int64_t nnzb = a.nnzb();
   DeviceSparse d(a.ptr, a.block_rows() + 1, a.idx, nnzb, a.val, nnzb * a.br * a.bc);
-  std::vector<float> host(static_cast<size_t>(a.cols * n));
-  for (size_t q = 0; q < host.size(); ++q) host[q] = static_cast<float>((q * 2654435761u) % 1000) / 1000.0f - 0.5f;
   DeviceBuffer<float> b(a.cols * n), c(a.rows * n);
-  b.upload(host.data(), a.cols * n);
+  fill_pattern(b.data(), a.cols * n, 1000, -0.5f);
   return time_events([&] { bsr_spmm_launch(a, d.ptr.data(), d.idx.data(), d.val.data(), b.data(), n, c.data(), tensor_cores); },
                      repeat, warmup);
 }

@@ -10,6 +10,7 @@
 #include <mma.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "check.h"
 #include "kernels.h"
@@ -95,14 +96,23 @@ __global__ void bsr_spmm_core_kernel(int block_rows, int br, int bc, int n, cons
 // Whether the tensor-core kernel can run here: the device has TF32 tensor cores (compute capability
 // 8.0 or later) and the code loaded for it was built for sm_80 or later (an older PTX target JIT-
 // compiled for a newer device would have the kernel's body compiled out).
+// Asked once per device (the answer cannot change), not on every launch.
 bool device_has_tf32() {
-  int dev = 0, major = 0;
+  constexpr int kDevices = 64;
+  static std::atomic<int> known[kDevices] = {};  // 0: not asked yet, 1: no, 2: yes
+  int dev = 0;
   check(cudaGetDevice(&dev), "cudaGetDevice");
+  if (dev < kDevices && known[dev].load(std::memory_order_relaxed) != 0) return known[dev].load(std::memory_order_relaxed) == 2;
+  int major = 0;
   check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
-  if (major < 8) return false;
-  cudaFuncAttributes attr{};
-  check(cudaFuncGetAttributes(&attr, bsr_spmm_tc_kernel<1>), "cudaFuncGetAttributes");
-  return attr.ptxVersion >= 80;  // the virtual architecture its body was compiled for
+  bool yes = major >= 8;
+  if (yes) {
+    cudaFuncAttributes attr{};
+    check(cudaFuncGetAttributes(&attr, bsr_spmm_tc_kernel<1>), "cudaFuncGetAttributes");
+    yes = attr.ptxVersion >= 80;  // the virtual architecture its body was compiled for
+  }
+  if (dev < kDevices) known[dev].store(yes ? 2 : 1, std::memory_order_relaxed);
+  return yes;
 }
 
 }  // namespace

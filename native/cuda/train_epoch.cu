@@ -126,16 +126,8 @@ void upload_layer(tr::Layer& l, bool sparse, DeviceLayer& d) {
   tr::apply_mask(l);
   d.sparse = sparse;
   if (sparse) {
-    std::vector<int32_t> ptr(static_cast<size_t>(l.out) + 1, 0), idx;
-    d.pos.clear();
-    for (int64_t r = 0; r < l.out; ++r) {
-      for (int64_t c = 0; c < l.in; ++c)
-        if (l.mask[r * l.in + c]) {
-          idx.push_back(static_cast<int32_t>(c));
-          d.pos.push_back(r * l.in + c);
-        }
-      ptr[static_cast<size_t>(r) + 1] = static_cast<int32_t>(idx.size());
-    }
+    std::vector<int32_t> ptr, idx;
+    tr::mask_pattern(l, ptr, idx, d.pos);
     d.count = static_cast<int64_t>(idx.size());
     std::vector<float> val(idx.size()), vel(idx.size());
     for (size_t p = 0; p < idx.size(); ++p) {
@@ -258,7 +250,7 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
   const std::vector<int64_t> order = tr::epoch_order(cfg.samples, cfg.seed, cfg.shuffle);
   auto stage = [&](int64_t step) {  // gathers a step's batch into its staging buffers (host work)
     const int64_t first = step * batch, n = std::min(batch, cfg.samples - first);
-    tr::gather_samples(cfg.x, features, order.data() + first, n, xs[step % 2]);
+    tr::gather_batch(cfg.x, features, order.data() + first, n, xs[step % 2]);
     for (int64_t j = 0; j < n; ++j) ys[step % 2][j] = cfg.y[order[static_cast<size_t>(first + j)]];
   };
   tr::EpochSteps book(layers, cfg, steps);

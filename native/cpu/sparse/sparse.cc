@@ -208,12 +208,8 @@ void csr_spmm_strips(const SparseKernels& k, const CsrView& a, const float* b, i
                         std::copy(a.ptr + rb, a.ptr + re, seg0.begin());
                         for (int64_t q = 0; q < panels; ++q) {
                           const int64_t kend = std::min(K, (q + 1) * plan.panel_rows);
-                          for (int64_t i = rb; i < re; ++i) {
-                            int64_t p = seg0[i - rb];
-                            const int64_t p1 = a.ptr[i + 1];
-                            while (p < p1 && a.idx[p] < kend) ++p;
-                            seg1[i - rb] = static_cast<int32_t>(p);
-                          }
+                          for (int64_t i = rb; i < re; ++i)
+                            seg1[i - rb] = static_cast<int32_t>(segment_end(a, i, seg0[i - rb], kend));
                           k.csr_spmm_strips(a, bp, n, c, rb, re, seg0.data(), seg1.data(), q > 0);
                           std::swap(seg0, seg1);
                         }

@@ -34,6 +34,14 @@ struct BsrView {
   int64_t nnzb() const { return block_rows() == 0 ? 0 : ptr[block_rows()]; }
 };
 
+// From entry p of row i (rows sorted), the first entry whose column is >= kend: the end of the
+// row's segment in a K panel that ends at kend.
+inline int64_t segment_end(const CsrView& a, int64_t i, int64_t p, int64_t kend) {
+  const int64_t p1 = a.ptr[i + 1];
+  while (p < p1 && a.idx[p] < kend) ++p;
+  return p;
+}
+
 // Single-threaded kernels over a range of (block) rows, one set per ISA.
 struct SparseKernels {
   const char* name;

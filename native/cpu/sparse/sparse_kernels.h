@@ -73,13 +73,6 @@ void csr_spmm(const CsrView& a, const float* b, int64_t n, float* c, int64_t r0,
   for (int64_t i = r0; i < r1; ++i) csr_row<V, false>(a, a.ptr[i], a.ptr[i + 1], b, n, c + i * n);
 }
 
-// Advances cursor to the first entry of row i whose column is >= kend (rows are sorted).
-inline int64_t segment_end(const CsrView& a, int64_t i, int64_t p, int64_t kend) {
-  const int64_t p1 = a.ptr[i + 1];
-  while (p < p1 && a.idx[p] < kend) ++p;
-  return p;
-}
-
 template <class V>
 void csr_spmm_panel(const CsrView& a, const float* b, int64_t n, float* c, int64_t r0, int64_t r1,
                     int32_t* cursor, int64_t kend, bool accumulate) {

@@ -39,6 +39,20 @@ bool runs_sparse(const Layer& l, double sparse_below) {
   return size > 0 && static_cast<double>(kept_count(l)) <= sparse_below * static_cast<double>(size);
 }
 
+void mask_pattern(const Layer& l, std::vector<int32_t>& ptr, std::vector<int32_t>& idx, std::vector<int64_t>& pos) {
+  ptr.assign(static_cast<size_t>(l.out) + 1, 0);
+  idx.clear();
+  pos.clear();
+  for (int64_t r = 0; r < l.out; ++r) {
+    for (int64_t c = 0; c < l.in; ++c)
+      if (l.mask[r * l.in + c]) {
+        idx.push_back(static_cast<int32_t>(c));
+        pos.push_back(r * l.in + c);
+      }
+    ptr[static_cast<size_t>(r) + 1] = static_cast<int32_t>(idx.size());
+  }
+}
+
 namespace {
 
 // splitmix64: small, fast and good enough for shuffles and dropout masks.
@@ -69,17 +83,7 @@ struct SparseState {
 };
 
 void build_sparse(const Layer& l, SparseState& s) {
-  s.ptr.assign(static_cast<size_t>(l.out) + 1, 0);
-  s.idx.clear();
-  s.pos.clear();
-  for (int64_t r = 0; r < l.out; ++r) {
-    for (int64_t c = 0; c < l.in; ++c)
-      if (l.mask[r * l.in + c]) {
-        s.idx.push_back(static_cast<int32_t>(c));
-        s.pos.push_back(r * l.in + c);
-      }
-    s.ptr[static_cast<size_t>(r) + 1] = static_cast<int32_t>(s.idx.size());
-  }
+  mask_pattern(l, s.ptr, s.idx, s.pos);
   const size_t nnz = s.idx.size();
   s.val.resize(nnz);
   s.vel.resize(nnz);
@@ -203,7 +207,8 @@ double loss_and_grad(const float* logits, const int32_t* y, int64_t classes, int
   return total;
 }
 
-// Gathers rows `order[first .. first+n)` of x [samples, f] into a [f, n] (feature-major).
+}  // namespace
+
 void gather_batch(const float* x, int64_t f, const int64_t* order, int64_t n, float* a) {
   // A transpose in 16-feature strips: per sample one cache line read, and the 16 output rows a
   // strip writes stay in L1 across consecutive samples.
@@ -220,7 +225,6 @@ void gather_batch(const float* x, int64_t f, const int64_t* order, int64_t n, fl
   });
 }
 
-}  // namespace
 
 void masked_sgd(float* w, const float* g, float* v, const uint8_t* mask, int64_t count, float lr, float momentum,
                 float wd, bool nesterov) {
@@ -483,10 +487,6 @@ std::vector<int64_t> epoch_order(int64_t samples, uint64_t seed, bool shuffle) {
     for (int64_t i = samples - 1; i > 0; --i)
       std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(rng.next() % static_cast<uint64_t>(i + 1))]);
   return order;
-}
-
-void gather_samples(const float* x, int64_t features, const int64_t* order, int64_t n, float* a) {
-  gather_batch(x, features, order, n, a);
 }
 
 EpochSteps::EpochSteps(std::vector<Layer>& layers, const EpochConfig& cfg, int64_t steps)

@@ -183,6 +183,8 @@ class EpochSteps {
   std::chrono::steady_clock::time_point start_, last_report_;
 };
 // Rows order[0..n) of x [samples, features] into a [features, n] (feature-major).
-void gather_samples(const float* x, int64_t features, const int64_t* order, int64_t n, float* a);
+void gather_batch(const float* x, int64_t features, const int64_t* order, int64_t n, float* a);
+// The CSR pattern of a layer's mask: row pointers, column indices and each entry's dense index.
+void mask_pattern(const Layer& l, std::vector<int32_t>& ptr, std::vector<int32_t>& idx, std::vector<int64_t>& pos);
 
 }  // namespace shears::cpu::train
