@@ -64,9 +64,14 @@ describe('shears bench', () => {
     expect(out.failed).toEqual([{ file: path.join(folder, 'broken.mtx'), error: expect.stringContaining('line 3') }]);
     expect(out.rows.length).toBe(3); // the other files still ran
     const csv = spawnSync(process.execPath, [cli, 'bench', 'spmv', path.join(folder, 'a.mtx'), '--csv'], { cwd: root }).stdout.toString().trim().split('\n');
-    expect(csv[0]).toBe('file,rows,cols,nnz,n,format,medianMs,minMs,maxMs,samples,gflops,vsDense,vsTorchMm,vsTorchSparse,measuredMs,skipped');
+    expect(csv[0]).toBe('file,rows,cols,nnz,n,format,medianMs,minMs,maxMs,samples,gflops,vsDense,vsTorchMm,vsTorchSparse,measuredMs,skipped,kernelPath');
     const bad = spawnSync(process.execPath, [cli, 'bench', 'spmm', folder, '--formats', 'ell'], { cwd: root });
     expect(bad.stderr.toString()).toMatch(/--formats/);
+    const cpuBf16 = spawnSync(process.execPath, [cli, 'bench', 'spmm', folder, '--precision', 'bf16'], { cwd: root });
+    expect(cpuBf16.status).not.toBe(0);
+    expect(cpuBf16.stderr.toString()).toMatch(/--device cuda with --precision bf16/);
+    const badPrecision = spawnSync(process.execPath, [cli, 'bench', 'spmm', folder, '--precision', 'fp8'], { cwd: root });
+    expect(badPrecision.stderr.toString()).toMatch(/'fp32', 'tf32' or 'bf16' for precision/);
     if (!cudaUsable()) {
       const noGpu = spawnSync(process.execPath, [cli, 'bench', 'spmm', folder, '--device', 'cuda'], { cwd: root });
       expect(noGpu.status).not.toBe(0);

@@ -2,7 +2,9 @@
 // clear ERR_SHEARS_CUDA error naming the build to use.
 //   cudaCsrMatmul(rows, cols, rowPtr, colIdx, values, b, n, out?) -> Float32Array [rows, n]
 //   cudaCsrMatmulT(csr..., b, n, out?) -> [cols, n]     cudaCsrMatvec(csr..., x, out?) -> [rows]
-//   cudaBsrMatmul(rows, cols, blockRows, blockCols, rowPtr, colIdx, values, b, n, out?, tf32) -> [rows, n]
+//   cudaBsrMatmul(rows, cols, blockRows, blockCols, rowPtr, colIdx, values, b, n, out?, precision) -> [rows, n]
+//     precision: 'fp32' (default), 'tf32' or 'bf16' (tensor cores where the shape allows, else FP32)
+//   cudaBsrPath(blockRows, blockCols, n, precision) -> 'tf32-mma' | 'bf16-mma' | 'fp32' (the kernel that runs)
 //   cudaGemm(a, b, m, k, n, transA, transB, out?, tf32) -> [m, n]     cudaGemmBackend() -> 'cublas' | 'shears'
 //   cudaCsrSddmm(rows, cols, rowPtr, colIdx, values, x, y, n, out?) -> Float32Array [nnz]
 //   cudaMaskedSgd(w, g, v, mask?, lr, momentum, weightDecay, nesterov)
@@ -10,7 +12,7 @@
 //   new DeviceCsr(rows, cols, rowPtr, colIdx, values): a resident CSR; .matmul(b, n, out?), .matmulAsync, .dispose(), .bytes
 //   cudaMemory() -> { inUse, cached }   cudaEmptyCache()
 //   cudaTimeKernel(kernel, rows, cols, rowPtr, colIdx, values, n, repeat, warmup) -> kernel-only times (ms)
-//   cudaTimeBsr(bsr..., n, tf32, repeat, warmup), cudaTimeGemm(m, k, n, tf32, repeat, warmup) -> times (ms)
+//   cudaTimeBsr(bsr..., n, precision, repeat, warmup), cudaTimeGemm(m, k, n, tf32, repeat, warmup) -> times (ms)
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -96,16 +98,42 @@ Task prepare_matvec(const Napi::CallbackInfo& info) {
                      [a, x](float* y) { cuda::csr_spmv_host(a, x, y); });
 }
 
-// cudaBsrMatmul(bsr..., b, n, out?, tf32)
+// 'fp32' (also when absent), 'tf32' or 'bf16'.
+cuda::BsrPrecision precision_arg(const Napi::Value& v) {
+  constexpr const char* kExpected = "'fp32', 'tf32' or 'bf16'";
+  if (is_absent(v)) return cuda::BsrPrecision::fp32;
+  if (!v.IsString()) type_error(kExpected, "precision", v);
+  const std::string p = v.As<Napi::String>().Utf8Value();
+  if (p == "fp32") return cuda::BsrPrecision::fp32;
+  if (p == "tf32") return cuda::BsrPrecision::tf32;
+  if (p == "bf16") return cuda::BsrPrecision::bf16;
+  range_error(kExpected, "precision", "'" + p + "'");
+}
+
+// cudaBsrMatmul(bsr..., b, n, out?, precision)
 Task prepare_bsr_matmul(const Napi::CallbackInfo& info) {
   Task t;
   const cpu::BsrView a = bsr_arg(info, t);
   const int64_t n = dim(info[8], "n");
   const float* b = dense_arg(info, t, 7, "b", a.cols, n, "[cols x n]").data;
-  const bool tc = boolean(info[10], "tf32", false);
+  const cuda::BsrPrecision precision = precision_arg(info[10]);
   return output_task(std::move(t), info, 9, checked_product(a.rows, n, "out"), "[rows x n]",
                      {{b, static_cast<size_t>(a.cols * n) * 4}, {a.val, static_cast<size_t>(a.stored * a.br * a.bc) * sizeof(float)}},
-                     [a, b, n, tc](float* c) { cuda::bsr_spmm_host(a, b, n, c, tc); });
+                     [a, b, n, precision](float* c) { cuda::bsr_spmm_host(a, b, n, c, precision); });
+}
+
+// cudaBsrPath(blockRows, blockCols, n, precision) -> the kernel a BSR product of that shape runs here
+Task prepare_bsr_path(const Napi::CallbackInfo& info) {
+  const int64_t br = positive_dim(info[0], "blockRows"), bc = positive_dim(info[1], "blockCols"), n = dim(info[2], "n");
+  const cuda::BsrPrecision precision = precision_arg(info[3]);
+  auto path = std::make_shared<const char*>("fp32");
+  Task t;
+  t.run = [=] {
+    cuda::require_usable();
+    *path = cuda::bsr_spmm_path(br, bc, n, precision);
+  };
+  t.finish = [path](Napi::Env env, Task&) { return Napi::String::New(env, *path); };
+  return t;
 }
 
 // cudaGemm(a, b, m, k, n, transA, transB, out?, tf32)
@@ -164,12 +192,12 @@ Task prepare_time(const Napi::CallbackInfo& info) {
   return timing_task(std::move(t), [=] { return cuda::time_csr_kernel(kernel.c_str(), a, n, repeat, warmup); });
 }
 
-// cudaTimeBsr(bsr..., n, tf32, repeat, warmup) -> times (ms)
+// cudaTimeBsr(bsr..., n, precision, repeat, warmup) -> times (ms)
 Task prepare_time_bsr(const Napi::CallbackInfo& info) {
   Task t;
   const cpu::BsrView a = bsr_arg(info, t);
   const int64_t n = positive_dim(info[7], "n");
-  const bool tc = boolean(info[8], "tf32", false);
+  const cuda::BsrPrecision tc = precision_arg(info[8]);
   const int repeat = static_cast<int>(positive_dim(info[9], "repeat"));
   const int warmup = static_cast<int>(dim(info[10], "warmup"));
   return timing_task(std::move(t), [=] { return cuda::time_bsr_spmm(a, n, tc, repeat, warmup); });
@@ -331,6 +359,7 @@ void register_cuda_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaGemm", Napi::Function::New(env, Sync<prepare_gemm>, "cudaGemm"));
   exports.Set("cudaGemmAsync", Napi::Function::New(env, Async<prepare_gemm>, "cudaGemmAsync"));
   exports.Set("cudaTimeBsr", Napi::Function::New(env, Sync<prepare_time_bsr>, "cudaTimeBsr"));
+  exports.Set("cudaBsrPath", Napi::Function::New(env, Sync<prepare_bsr_path>, "cudaBsrPath"));
   exports.Set("cudaTimeGemm", Napi::Function::New(env, Sync<prepare_time_gemm>, "cudaTimeGemm"));
   exports.Set("cudaGemmBackend", Napi::Function::New(env, gemm_backend, "cudaGemmBackend"));
   exports.Set("cudaCsrSddmm", Napi::Function::New(env, Sync<prepare_sddmm>, "cudaCsrSddmm"));
@@ -343,7 +372,7 @@ void register_cuda_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("DeviceCsr", DeviceCsr::Define(env));
   exports.Set("cudaProbe", Napi::Function::New(env, Sync<prepare_probe>, "cudaProbe"));
 #else
-  for (const char* name : {"cudaTimeKernel", "cudaProbe", "cudaTimeBsr", "cudaTimeGemm"})
+  for (const char* name : {"cudaTimeKernel", "cudaProbe", "cudaTimeBsr", "cudaTimeGemm", "cudaBsrPath"})
     exports.Set(name, Napi::Function::New(env, Sync<unavailable>, name));
   for (const char* name : {"cudaCsrMatmul", "cudaCsrMatmulT", "cudaCsrMatvec", "cudaBsrMatmul", "cudaGemm", "cudaCsrSddmm",
                            "cudaMaskedSgd", "cudaSelectSmallest"}) {
@@ -352,6 +381,7 @@ void register_cuda_ops(Napi::Env env, Napi::Object exports) {
   }
   exports.Set("cudaMemory", Napi::Function::New(env, unavailable_value, "cudaMemory"));
   exports.Set("cudaGemmBackend", Napi::Function::New(env, unavailable_value, "cudaGemmBackend"));
+
   exports.Set("cudaEmptyCache", Napi::Function::New(env, unavailable_value, "cudaEmptyCache"));
 #endif
 }

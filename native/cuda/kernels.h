@@ -3,6 +3,7 @@
 // runs and copies out (for arrays in host memory). Every CUDA call is checked (check.h).
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -39,10 +40,15 @@ void csr_spmv_launch(int64_t rows, const int32_t* ptr, const int32_t* idx, const
 // into C[idx, :] with atomics (the summation order differs between runs).
 void csr_spmmt_launch(int64_t rows, int64_t cols, int64_t n, const int32_t* ptr, const int32_t* idx,
                       const float* val, const float* b, float* c, cudaStream_t stream = nullptr);
-// C[rows x n] = A·B for a BSR A (block br x bc, values row-major per block). On tensor cores
-// (TF32 mma, spmm_bsr.cu) when `tensor_cores`, the device has them (sm_80+) and the shapes allow
-// (bsr_tensor_core_shape); otherwise one thread per output column of a block row.
-bool bsr_tensor_core_shape(int64_t br, int64_t bc, int64_t n);
+// C[rows x n] = A·B for a BSR A (block br x bc, values row-major per block), spmm_bsr.cu. The
+// launcher runs TF32 tensor cores when `tensor_cores`, the device has them (sm_80+) and the shape
+// allows (bsr_tensor_core_shape), else one thread per output column of a block row; the BF16
+// tensor-core path needs converted operands, which BsrOperands holds.
+enum class BsrPrecision { fp32, tf32, bf16 };
+bool bsr_tensor_core_shape(int64_t br, int64_t bc, int64_t n, BsrPrecision precision);
+// The kernel a product of this shape runs on the current device: "tf32-mma", "bf16-mma" or "fp32"
+// (tensor cores only when asked for, the shape allows and the device and the loaded code are sm_80+).
+const char* bsr_spmm_path(int64_t br, int64_t bc, int64_t n, BsrPrecision precision);
 void bsr_spmm_launch(const cpu::BsrView& shape, const int32_t* ptr, const int32_t* idx, const float* val,
                      const float* b, int64_t n, float* c, bool tensor_cores, cudaStream_t stream = nullptr);
 // Dense C[m x n] = op(A)·op(B), row-major (gemm.cu): cuBLAS when the build found it (TF32 tensor
@@ -60,6 +66,19 @@ struct DeviceSparse {
   DeviceBuffer<float> val;
 };
 
+// A BSR product's operands on the device: A (and B when given) uploaded, C allocated, and for the
+// BF16 path (bsr_spmm_path says "bf16-mma") BF16 copies of A's values and room for B's. run()
+// launches the product path asks for; `convert_b` converts B to BF16 first (the host entry does,
+// kernel timing does once, outside the timed launches).
+struct BsrOperands {
+  BsrOperands(const cpu::BsrView& a, const float* host_b, int64_t n, BsrPrecision precision);
+  void run(const cpu::BsrView& a, int64_t n, bool tensor_cores, bool convert_b);
+  DeviceSparse sparse;
+  DeviceBuffer<float> b, c;
+  bool bf16;
+  DeviceBuffer<__nv_bfloat16> val16, b16;
+};
+
 // C = A·B with A already on the device (rows x cols CSR) and B, C in host memory: B uploaded,
 // the product run, C downloaded (synchronously; execution errors surface there, checked).
 void csr_spmm_device_a(int64_t rows, int64_t cols, const int32_t* ptr, const int32_t* idx, const float* val,
@@ -70,7 +89,7 @@ void csr_spmm_host(const cpu::CsrView& a, const float* b, int64_t n, float* c);
 void csr_sddmm_host(const cpu::CsrView& p, const float* x, const float* y, int64_t n, float* out);
 void csr_spmv_host(const cpu::CsrView& a, const float* x, float* y);
 void csr_spmmt_host(const cpu::CsrView& a, const float* b, int64_t n, float* c);
-void bsr_spmm_host(const cpu::BsrView& a, const float* b, int64_t n, float* c, bool tensor_cores);
+void bsr_spmm_host(const cpu::BsrView& a, const float* b, int64_t n, float* c, BsrPrecision precision);
 void gemm_host(const float* a, const float* b, float* c, int64_t m, int64_t k, int64_t n, bool trans_a, bool trans_b,
                bool tf32);
 void masked_sgd_host(int64_t count, float* w, const float* g, float* v, const uint8_t* mask, float lr, float momentum,
@@ -95,7 +114,7 @@ struct KernelTiming {
 };
 KernelTiming time_csr_kernel(const char* kernel, const cpu::CsrView& a, int64_t n, int repeat, int warmup);
 // BSR SpMM (tensor cores when asked and possible) and dense GEMM [m x k]·[k x n], timed the same way.
-KernelTiming time_bsr_spmm(const cpu::BsrView& a, int64_t n, bool tensor_cores, int repeat, int warmup);
+KernelTiming time_bsr_spmm(const cpu::BsrView& a, int64_t n, BsrPrecision precision, int repeat, int warmup);
 KernelTiming time_gemm(int64_t m, int64_t k, int64_t n, bool tf32, int repeat, int warmup);
 // Device-to-device copy of `bytes` (the bandwidth ceiling) and the fused masked SGD step over
 // `count` resident parameters (90% masked), timed the same way.

@@ -22,6 +22,12 @@ inline int int_dim(int64_t v, const char* name) {
   return static_cast<int>(v);
 }
 
+// Blocks of `threads` for a grid-stride loop over `count` elements (at most 65535; the loop covers the rest).
+inline unsigned grid_stride_blocks(int64_t count, int threads) {
+  const int64_t blocks = (count + threads - 1) / threads;
+  return static_cast<unsigned>(blocks < 65535 ? blocks : 65535);
+}
+
 inline unsigned row_blocks(int64_t rows) { return static_cast<unsigned>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock); }
 
 }  // namespace shears::cuda

@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "kernels.h"
+#include "launch.cuh"
 #include "memory.h"
 
 namespace shears::cuda {
@@ -30,8 +31,7 @@ __global__ void masked_sgd_kernel(int64_t count, float* __restrict__ w, const fl
 void masked_sgd_launch(int64_t count, float* w, const float* g, float* v, const uint8_t* mask, float lr,
                        float momentum, float weight_decay, bool nesterov, cudaStream_t stream) {
   if (count == 0) return;
-  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((count + 255) / 256, 65535));
-  masked_sgd_kernel<<<blocks, 256, 0, stream>>>(count, w, g, v, mask, lr, momentum, weight_decay, nesterov);
+  masked_sgd_kernel<<<grid_stride_blocks(count, 256), 256, 0, stream>>>(count, w, g, v, mask, lr, momentum, weight_decay, nesterov);
   check_launch("masked_sgd_kernel");
 }
 

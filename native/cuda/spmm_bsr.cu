@@ -4,13 +4,18 @@
 //    bc a multiple of 8 and n a multiple of 16: one warp per (block row, 16 output columns),
 //    holding br/16 accumulator tiles; each stored block contributes bc/8 steps of one B fragment
 //    times br/16 A fragments. Inputs are rounded to TF32 (10-bit mantissa), sums stay FP32.
+//  - BF16 tensor cores (sm_80+, WMMA 16x16x16) for the same block rows when bc and n are multiples
+//    of 16, over BF16 copies of A's values and of B (converted on the device, 8-bit mantissa);
+//    products are exact in FP32 and summed in FP32.
 //  - Otherwise (or when tensor cores are not wanted) FP32 on CUDA cores: one thread per output
 //    column of a block row, eight rows of the block at a time in registers.
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <mma.h>
 
 #include <algorithm>
 #include <atomic>
+#include <string>
 
 #include "check.h"
 #include "kernels.h"
@@ -22,6 +27,7 @@ namespace {
 constexpr int kTcWarps = 4;         // warps per CTA, each on its own 16 output columns
 constexpr int kTile = 16;           // WMMA M = N
 constexpr int kTileK = 8;           // WMMA K for TF32
+constexpr int kTileK16 = 16;        // WMMA K for BF16
 constexpr int kMaxRowTiles = 4;     // br up to 64
 constexpr int kCoreThreads = 128;   // CUDA-core kernel: output columns per CTA
 constexpr int kCoreRows = 8;        // block rows kept in registers at a time
@@ -63,6 +69,48 @@ __global__ void bsr_spmm_tc_kernel(int block_rows, int bc, int n, const int* __r
       wmma::store_matrix_sync(c + (static_cast<int64_t>(I) * br + r * kTile) * n + j0, acc[r], n, wmma::mem_row_major);
   }
 #endif
+}
+
+// The BF16 twin of bsr_spmm_tc_kernel over converted operands (16 columns of the block per step).
+template <int RT>
+__global__ void bsr_spmm_bf16_kernel(int block_rows, int bc, int n, const int* __restrict__ ptr, const int* __restrict__ idx,
+                                     const __nv_bfloat16* __restrict__ val, const __nv_bfloat16* __restrict__ b,
+                                     float* __restrict__ c) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  using namespace nvcuda;
+  const int I = blockIdx.x;
+  const int warp = threadIdx.x / 32;
+  const int br = RT * kTile;
+  for (int64_t j0 = (static_cast<int64_t>(blockIdx.y) * kTcWarps + warp) * kTile; j0 < n;
+       j0 += static_cast<int64_t>(gridDim.y) * kTcWarps * kTile) {
+    wmma::fragment<wmma::accumulator, kTile, kTile, kTileK16, float> acc[RT];
+#pragma unroll
+    for (int r = 0; r < RT; ++r) wmma::fill_fragment(acc[r], 0.0f);
+    for (int p = ptr[I]; p < ptr[I + 1]; ++p) {
+      const __nv_bfloat16* blk = val + static_cast<int64_t>(p) * br * bc;
+      const __nv_bfloat16* bcol = b + static_cast<int64_t>(idx[p]) * bc * n + j0;
+      for (int kk = 0; kk < bc; kk += kTileK16) {
+        wmma::fragment<wmma::matrix_b, kTile, kTile, kTileK16, __nv_bfloat16, wmma::row_major> fb;
+        wmma::load_matrix_sync(fb, bcol + static_cast<int64_t>(kk) * n, n);
+#pragma unroll
+        for (int r = 0; r < RT; ++r) {
+          wmma::fragment<wmma::matrix_a, kTile, kTile, kTileK16, __nv_bfloat16, wmma::row_major> fa;
+          wmma::load_matrix_sync(fa, blk + r * kTile * bc + kk, bc);
+          wmma::mma_sync(acc[r], fa, fb, acc[r]);
+        }
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < RT; ++r)
+      wmma::store_matrix_sync(c + (static_cast<int64_t>(I) * br + r * kTile) * n + j0, acc[r], n, wmma::mem_row_major);
+  }
+#endif
+}
+
+__global__ void to_bf16_kernel(const float* __restrict__ in, __nv_bfloat16* __restrict__ out, int64_t count) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    out[i] = __float2bfloat16_rn(in[i]);
 }
 
 __global__ void bsr_spmm_core_kernel(int block_rows, int br, int bc, int n, const int* __restrict__ ptr,
@@ -117,16 +165,47 @@ bool device_has_tf32() {
 
 }  // namespace
 
-bool bsr_tensor_core_shape(int64_t br, int64_t bc, int64_t n) {
-  return br % kTile == 0 && br >= kTile && br <= kMaxRowTiles * kTile && bc % kTileK == 0 && bc > 0 && n % kTile == 0;
+bool bsr_tensor_core_shape(int64_t br, int64_t bc, int64_t n, BsrPrecision precision) {
+  const int64_t k = precision == BsrPrecision::bf16 ? kTileK16 : kTileK;
+  return precision != BsrPrecision::fp32 && br % kTile == 0 && br >= kTile && br <= kMaxRowTiles * kTile &&
+         bc % k == 0 && bc > 0 && n % kTile == 0;
 }
+
+const char* bsr_spmm_path(int64_t br, int64_t bc, int64_t n, BsrPrecision precision) {
+  if (!bsr_tensor_core_shape(br, bc, n, precision) || !device_has_tf32()) return "fp32";
+  return precision == BsrPrecision::bf16 ? "bf16-mma" : "tf32-mma";
+}
+
+namespace {
+void to_bf16_launch(const float* in, __nv_bfloat16* out, int64_t count, cudaStream_t stream = nullptr) {
+  if (count == 0) return;
+  to_bf16_kernel<<<grid_stride_blocks(count, 256), 256, 0, stream>>>(in, out, count);
+  check_launch("to_bf16_kernel");
+}
+
+void bsr_spmm_bf16_launch(const cpu::BsrView& a, const int32_t* ptr, const int32_t* idx, const __nv_bfloat16* val,
+                          const __nv_bfloat16* b, int64_t n, float* c, cudaStream_t stream = nullptr) {
+  const int64_t block_rows = a.block_rows();
+  if (block_rows == 0 || n == 0) return;
+  const int bi = int_dim(block_rows, "rows / blockRows"), bc = int_dim(a.bc, "blockCols"), ni = int_dim(n, "n");
+  const dim3 grid(static_cast<unsigned>(block_rows),
+                  static_cast<unsigned>(std::min<int64_t>((n + kTcWarps * kTile - 1) / (kTcWarps * kTile), kMaxGridY)));
+  switch (a.br / kTile) {
+    case 1: bsr_spmm_bf16_kernel<1><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
+    case 2: bsr_spmm_bf16_kernel<2><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
+    case 3: bsr_spmm_bf16_kernel<3><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
+    default: bsr_spmm_bf16_kernel<4><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
+  }
+  check_launch("bsr_spmm_bf16_kernel");
+}
+}  // namespace
 
 void bsr_spmm_launch(const cpu::BsrView& a, const int32_t* ptr, const int32_t* idx, const float* val, const float* b,
                      int64_t n, float* c, bool tensor_cores, cudaStream_t stream) {
   const int64_t block_rows = a.block_rows();
   if (block_rows == 0 || n == 0) return;
   const int bi = int_dim(block_rows, "rows / blockRows"), bc = int_dim(a.bc, "blockCols"), ni = int_dim(n, "n");
-  if (tensor_cores && bsr_tensor_core_shape(a.br, a.bc, n) && device_has_tf32()) {
+  if (tensor_cores && bsr_tensor_core_shape(a.br, a.bc, n, BsrPrecision::tf32) && device_has_tf32()) {
     const dim3 grid(static_cast<unsigned>(block_rows),
                     static_cast<unsigned>(std::min<int64_t>((n + kTcWarps * kTile - 1) / (kTcWarps * kTile), kMaxGridY)));
     switch (a.br / kTile) {
@@ -144,14 +223,31 @@ void bsr_spmm_launch(const cpu::BsrView& a, const int32_t* ptr, const int32_t* i
   check_launch("bsr_spmm_core_kernel");
 }
 
-void bsr_spmm_host(const cpu::BsrView& a, const float* b, int64_t n, float* c, bool tensor_cores) {
+BsrOperands::BsrOperands(const cpu::BsrView& a, const float* host_b, int64_t n, BsrPrecision precision)
+    : sparse(a.ptr, a.block_rows() + 1, a.idx, a.nnzb(), a.val, a.nnzb() * a.br * a.bc), b(a.cols * n), c(a.rows * n),
+      bf16(std::string(bsr_spmm_path(a.br, a.bc, n, precision)) == "bf16-mma") {
+  if (host_b != nullptr) b.upload(host_b, a.cols * n);
+  if (bf16) {
+    val16 = DeviceBuffer<__nv_bfloat16>(sparse.val.size());
+    b16 = DeviceBuffer<__nv_bfloat16>(b.size());
+    to_bf16_launch(sparse.val.data(), val16.data(), sparse.val.size());
+  }
+}
+
+void BsrOperands::run(const cpu::BsrView& a, int64_t n, bool tensor_cores, bool convert_b) {
+  if (bf16) {
+    if (convert_b) to_bf16_launch(b.data(), b16.data(), b.size());
+    bsr_spmm_bf16_launch(a, sparse.ptr.data(), sparse.idx.data(), val16.data(), b16.data(), n, c.data());
+  } else {
+    bsr_spmm_launch(a, sparse.ptr.data(), sparse.idx.data(), sparse.val.data(), b.data(), n, c.data(), tensor_cores);
+  }
+}
+
+void bsr_spmm_host(const cpu::BsrView& a, const float* b, int64_t n, float* c, BsrPrecision precision) {
   require_usable();
-  const int64_t nnzb = a.nnzb();
-  DeviceSparse d(a.ptr, a.block_rows() + 1, a.idx, nnzb, a.val, nnzb * a.br * a.bc);
-  DeviceBuffer<float> db(a.cols * n), dc(a.rows * n);
-  db.upload(b, a.cols * n);
-  bsr_spmm_launch(a, d.ptr.data(), d.idx.data(), d.val.data(), db.data(), n, dc.data(), tensor_cores);
-  dc.download(c, a.rows * n);
+  BsrOperands ops(a, b, n, precision);
+  ops.run(a, n, precision != BsrPrecision::fp32, true);
+  ops.c.download(c, a.rows * n);
 }
 
 }  // namespace shears::cuda

@@ -23,7 +23,7 @@ namespace {
 
 constexpr int kThreads = 256;
 
-unsigned grid_for(int64_t count) { return static_cast<unsigned>(std::min<int64_t>((count + kThreads - 1) / kThreads, 65535)); }
+unsigned grid_for(int64_t count) { return grid_stride_blocks(count, kThreads); }
 
 // z[r, j] += b[r], then ReLU (when relu).
 __global__ void bias_act_kernel(float* __restrict__ z, const float* __restrict__ b, int64_t out, int64_t n, bool relu) {

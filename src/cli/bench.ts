@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { advise, BsrMatrix, CsrMatrix, gemm, info, readSparse, resolveDevice, sddmm, setIsa, setNumThreads, type Isa } from '../index.js';
+import { advise, BsrMatrix, CsrMatrix, gemm, info, readSparse, resolveDevice, sddmm, setIsa, setNumThreads, type BsrPrecision, type Isa } from '../index.js';
+import { bsrPrecision } from '../sparse/matrix.js';
 import { native } from '../native.js';
 
 export interface BenchCliOptions {
@@ -18,6 +19,7 @@ export interface BenchCliOptions {
   threads?: string;
   isa?: string;
   device: string;
+  precision?: string;
   repeat: string;
   warmup: string;
   peer?: string;
@@ -64,6 +66,8 @@ export interface BenchRow {
   /** Wall time of the whole measurement (warm-up and every timed run), for overhead accounting. */
   measuredMs?: number;
   skipped?: string;
+  /** GPU BSR rows: the kernel that ran ('tf32-mma', 'bf16-mma' or 'fp32'). */
+  kernelPath?: string;
 }
 
 /** Times `run`: `warmup` calls, then repeats until at least `repeat` samples and 50 ms. */
@@ -146,6 +150,8 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
   if (!['spmm', 'spmv', 'spmmt', 'sddmm', 'advise'].includes(kernel)) throw new RangeError(`Expected spmm, spmv, spmmt, sddmm or advise but received '${kernel}'`);
   if (o.device !== 'cpu' && o.device !== 'cuda') throw new RangeError(`Expected cpu or cuda for --device but received '${o.device}'`);
   const gpu = o.device === 'cuda';
+  const precision = bsrPrecision({ precision: (o.precision ?? 'fp32') as BsrPrecision });
+  if (precision !== 'fp32' && !gpu) throw new RangeError(`Expected --device cuda with --precision ${precision} (the CPU computes in FP32)`);
   if (gpu) resolveDevice('cuda'); // a clear ERR_SHEARS_CUDA error when no device is usable
   if (o.threads !== undefined) setNumThreads(Number(o.threads));
   if (o.isa !== undefined) setIsa(o.isa as Isa);
@@ -167,7 +173,7 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
   const log = (s: string) => !quiet && console.log(s);
   log(`shears ${i.version} bench ${kernel}: ${files.length} file(s), n = ${ns.join(', ')}, formats ${formats.join(', ')}`);
   const gpuName = gpu ? i.cuda.devices.find((d) => d.usable)?.name : undefined;
-  log(`  ${i.cpu || os.cpus()[0]?.model || 'unknown CPU'}, ${os.cpus().length} cores, ${i.threads} threads, ISA ${i.isa.active}, device ${gpu ? `cuda (${gpuName}; kernel-only times; dense: ${native.cudaGemmBackend()} GEMM)` : 'cpu'}`);
+  log(`  ${i.cpu || os.cpus()[0]?.model || 'unknown CPU'}, ${os.cpus().length} cores, ${i.threads} threads, ISA ${i.isa.active}, device ${gpu ? `cuda (${gpuName}; kernel-only times; dense: ${native.cudaGemmBackend()} GEMM${precision === 'fp32' ? '' : ' with TF32'}; BSR ${precision})` : 'cpu'}`);
   const tty = process.stderr.isTTY && !quiet;
   const rows: BenchRow[] = [];
   const failed: { file: string; error: string }[] = [];
@@ -196,7 +202,8 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
         const row: BenchRow = { file, rows: a.rows, cols: a.cols, nnz: a.nnz, n, format };
         if (gpu) {
           // On the GPU, kernel-only times: every CSR kernel; the dense reference is the GEMM of the
-          // same product (cuBLAS FP32, or shears' fallback kernel); BSR runs SpMM (FP32).
+          // same product (cuBLAS FP32, TF32 with --precision tf32|bf16, or shears' fallback kernel);
+          // BSR runs SpMM at --precision.
           let t: { median: number; min: number; max: number; samples: number };
           if (format === 'csr') t = native.cudaTimeKernel(kernel, a.rows, a.cols, a.rowPtr, a.colIdx, a.values, n, repeat, warmup);
           else if (format === 'dense') {
@@ -205,7 +212,7 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
               continue;
             }
             const [m, k, nn] = kernel === 'spmmt' ? [a.cols, a.rows, n] : kernel === 'sddmm' ? [a.rows, n, a.cols] : [a.rows, a.cols, n];
-            t = native.cudaTimeGemm(m, k, nn, false, repeat, warmup);
+            t = native.cudaTimeGemm(m, k, nn, precision !== 'fp32', repeat, warmup);
           } else {
             const [r, c] = format.slice(4).split('x').map(Number);
             if (kernel !== 'spmm' || a.rows % r !== 0 || a.cols % c !== 0) {
@@ -213,7 +220,8 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
               continue;
             }
             const b = BsrMatrix.fromCsr(a, { blockRows: r, blockCols: c });
-            t = native.cudaTimeBsr(b.rows, b.cols, r, c, b.rowPtr, b.colIdx, b.values, n, false, repeat, warmup);
+            t = native.cudaTimeBsr(b.rows, b.cols, r, c, b.rowPtr, b.colIdx, b.values, n, precision, repeat, warmup);
+            row.kernelPath = native.cudaBsrPath(r, c, n, precision);
           }
           if (format === 'dense') denseMs = t.median;
           if (format === 'dense' && !formats.includes('dense')) continue;
@@ -274,10 +282,10 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
     const gm = (pick: (r: BenchRow) => number | undefined) => geomean(mine.map(pick).filter((x): x is number => x !== undefined && x > 0));
     return { format, cases: mine.length, vsDense: gm((r) => r.vsDense), vsTorchMm: gm((r) => r.vsTorchMm), vsTorchSparse: gm((r) => r.vsTorchSparse) };
   });
-  const meta = { shears: i.version, kernel, cpu: i.cpu, cores: os.cpus().length, threads: i.threads, isa: i.isa.active, device: gpu ? 'cuda' : 'cpu', gpu: gpuName ?? null };
+  const meta = { shears: i.version, kernel, cpu: i.cpu, cores: os.cpus().length, threads: i.threads, isa: i.isa.active, device: gpu ? 'cuda' : 'cpu', gpu: gpuName ?? null, precision };
   if (o.json) console.log(JSON.stringify({ meta, rows, summary, advice, failed, peerNote: peerNote ?? null }, null, 2));
   else if (o.csv) {
-    const cols: (keyof BenchRow)[] = ['file', 'rows', 'cols', 'nnz', 'n', 'format', 'medianMs', 'minMs', 'maxMs', 'samples', 'gflops', 'vsDense', 'vsTorchMm', 'vsTorchSparse', 'measuredMs', 'skipped'];
+    const cols: (keyof BenchRow)[] = ['file', 'rows', 'cols', 'nnz', 'n', 'format', 'medianMs', 'minMs', 'maxMs', 'samples', 'gflops', 'vsDense', 'vsTorchMm', 'vsTorchSparse', 'measuredMs', 'skipped', 'kernelPath'];
     console.log(cols.join(','));
     for (const r of rows) console.log(cols.map((c) => (r[c] === undefined ? '' : JSON.stringify(r[c]))).join(','));
   } else if (kernel === 'advise') {
@@ -288,7 +296,7 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
   } else {
     const table = [['matrix', 'n', 'format', 'median ms', 'min–max ms', 'GFLOP/s', '×dense', '×torch.mm', '×torch.sparse']];
     for (const r of rows)
-      table.push([path.basename(r.file), String(r.n), r.format, r.skipped ? r.skipped : f(r.medianMs), r.skipped ? '' : `${f(r.minMs)}–${f(r.maxMs)}`, f(r.gflops), f(r.vsDense), f(r.vsTorchMm), f(r.vsTorchSparse)]);
+      table.push([path.basename(r.file), String(r.n), r.kernelPath ? `${r.format} (${r.kernelPath})` : r.format, r.skipped ? r.skipped : f(r.medianMs), r.skipped ? '' : `${f(r.minMs)}–${f(r.maxMs)}`, f(r.gflops), f(r.vsDense), f(r.vsTorchMm), f(r.vsTorchSparse)]);
     const w = table[0].map((_, c) => Math.max(...table.map((l) => l[c].length)));
     console.log('');
     for (const l of table) console.log(l.map((c, k) => (k < 3 ? c.padEnd(w[k]) : c.padStart(w[k]))).join('  '));

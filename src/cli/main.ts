@@ -28,6 +28,7 @@ program
   .option('--threads <n>', 'threads (default: all cores)')
   .option('--isa <isa>', 'force a SIMD variant: scalar, avx2, avx512, neon')
   .option('--device <device>', 'cpu, or cuda (CSR SpMM/SpMV/SDDMM, kernel-only times; needs the CUDA build and a GPU)', 'cpu')
+  .option('--precision <p>', 'BSR on cuda: fp32, tf32 or bf16 tensor cores (the dense GEMM then uses TF32)', 'fp32')
   .option('--repeat <n>', 'timed runs per case (at least; runs continue until 50 ms)', '10')
   .option('--warmup <n>', 'untimed runs first', '2')
   .option('--peer <peer>', 'also time torch.mm and PyTorch CSR in the same run (torch)')

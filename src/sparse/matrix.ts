@@ -2,7 +2,7 @@
  * What CSR and BSR matrices share: the compressed-row structure, the products and their async
  * twins. Each product is one native call over the caller's memory (no copies).
  */
-import { optionsObject, rangeError } from '../errors.js';
+import { optionsObject, rangeError, typeError } from '../errors.js';
 import { native, withCallerStack } from '../native.js';
 import { resolveDevice, type Device } from '../tensor/device.js';
 
@@ -20,13 +20,46 @@ export interface DeviceOutOptions extends OutOptions {
   device?: Device;
 }
 
+/** The arithmetic of a BSR product on the GPU. */
+export type BsrPrecision = 'fp32' | 'tf32' | 'bf16';
+
 export interface MatmulOptions extends DeviceOutOptions {
   /**
-   * BSR on the GPU only: allow TF32 tensor cores (blocks of 16, 32, 48 or 64 rows, block columns a
-   * multiple of 8, n a multiple of 16, sm_80+): inputs rounded to a 10-bit mantissa, sums in FP32.
-   * Off by default, as in PyTorch (`torch.backends.cuda.matmul.allow_tf32`).
+   * BSR on the GPU only (the CPU computes in FP32):
+   * - 'fp32' (default): FP32 on CUDA cores.
+   * - 'tf32': TF32 tensor cores (blocks of 16, 32, 48 or 64 rows, block columns a multiple of 8,
+   *   n a multiple of 16, sm_80+): inputs rounded to a 10-bit mantissa, sums in FP32.
+   * - 'bf16': BF16 tensor cores (the same block rows, block columns and n multiples of 16, sm_80+):
+   *   A's values and B rounded to BF16 (8-bit mantissa) on the device, sums in FP32.
+   * Where the shape or the device does not allow tensor cores the product runs in FP32;
+   * `bsrKernelPath()` says which kernel runs.
    */
+  precision?: BsrPrecision;
+  /** `true` is `precision: 'tf32'` (as PyTorch's `allow_tf32`); off by default. */
   tf32?: boolean;
+}
+
+const PRECISIONS: readonly BsrPrecision[] = ['fp32', 'tf32', 'bf16'];
+
+/** The precision `o` asks for, checked: a `tf32: true` that contradicts `precision` is an error. */
+export function bsrPrecision(o: Partial<MatmulOptions>): BsrPrecision {
+  if (o.tf32 !== undefined && typeof o.tf32 !== 'boolean') throw typeError('tf32', 'a boolean', o.tf32);
+  if (o.precision === undefined) return o.tf32 ? 'tf32' : 'fp32';
+  if (typeof o.precision !== 'string') throw typeError('precision', "'fp32', 'tf32' or 'bf16'", o.precision);
+  if (!PRECISIONS.includes(o.precision)) throw rangeError('precision', "'fp32', 'tf32' or 'bf16'", o.precision);
+  if (o.tf32 === true && o.precision !== 'tf32') throw rangeError('tf32', `false or absent with precision '${o.precision}'`, o.tf32);
+  return o.precision;
+}
+
+/**
+ * The kernel a BSR product with blocks of `blockRows × blockCols` and `n` dense columns runs on the
+ * GPU at `precision`: 'tf32-mma' or 'bf16-mma' (tensor cores) or 'fp32' (CUDA cores). Throws where
+ * no GPU is usable.
+ *
+ *   bsrKernelPath(16, 16, 256, 'bf16') // 'bf16-mma' on an A100 or H100
+ */
+export function bsrKernelPath(blockRows: number, blockCols: number, n: number, precision: BsrPrecision = 'fp32'): 'tf32-mma' | 'bf16-mma' | 'fp32' {
+  return native.cudaBsrPath(blockRows, blockCols, n, bsrPrecision({ precision }));
 }
 
 type Op = 'Matvec' | 'Matmul' | 'MatmulT' | 'ToDense' | 'Sddmm';
@@ -116,11 +149,11 @@ export abstract class SparseMatrix {
   /** C = A·B with B dense row-major `[cols, n]`; C is `[rows, n]`. */
   matmul(b: Float32Array, n: number, options?: MatmulOptions): Float32Array {
     const o = optionsObject(options);
-    return this.run('Matmul', false, o.device, [b, n, o.out], this.format === 'bsr' ? [o.tf32 ?? false] : []) as Float32Array;
+    return this.run('Matmul', false, o.device, [b, n, o.out], this.format === 'bsr' ? [bsrPrecision(o)] : []) as Float32Array;
   }
 
   matmulAsync(b: Float32Array, n: number, options?: MatmulOptions): Promise<Float32Array> {
-    return this.runAsync(options, (o) => ['Matmul', [b, n, o.out], this.format === 'bsr' ? [o.tf32 ?? false] : []]);
+    return this.runAsync(options, (o) => ['Matmul', [b, n, o.out], this.format === 'bsr' ? [bsrPrecision(o)] : []]);
   }
 
   /** C = Aᵀ·B with B dense row-major `[rows, n]`; C is `[cols, n]` (the backward pass). */

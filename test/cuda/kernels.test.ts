@@ -5,12 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { BsrMatrix, CsrMatrix, cudaUsable, gemm, gemmAsync, info, sddmm, sddmmAsync, selectSmallest } from '../../src/index.js';
+import { BsrMatrix, bsrKernelPath, CsrMatrix, cudaUsable, gemm, gemmAsync, info, sddmm, sddmmAsync, selectSmallest } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { caseRng, seed } from '../helpers.js';
 
 const gpu = cudaUsable();
 const i = info().cuda;
+/** Tensor cores (TF32, BF16) need compute capability 8.0 or later (the build compiles sm_80+ code). */
+const sm80 = gpu && Number(i.devices.find((d) => d.usable)!.computeCapability.split('.')[0]) >= 8;
 const reason = !i.compiled ? 'this is the CPU build (npm run build:cuda)' : `no usable CUDA device${i.error ? `: ${i.error}` : ''}`;
 
 /** Elementwise |got − want| ≤ abs + rel·|want| (float32 reductions in another order). */
@@ -68,6 +70,21 @@ describe('device options that no GPU can take', () => {
     expect(Array.from(b.matmulT(y, 2, { device: 'auto' }))).toEqual(Array.from(b.matmulT(y, 2)));
     expect(() => b.matmul(y, 2, { device: 'gpu' as never })).toThrow(/'cpu', 'cuda' or 'auto'/);
   });
+
+  it('a BSR precision that is not fp32, tf32 or bf16, or contradicts tf32, is an error naming the option', async () => {
+    const b = BsrMatrix.fromDense(Float32Array.from({ length: 16 }, (_, k) => k), 4, 4, { blockRows: 2, blockCols: 2 });
+    const y = new Float32Array(8).fill(1);
+    expect(() => b.matmul(y, 2, { precision: 'fp16' as never })).toThrow(RangeError);
+    expect(() => b.matmul(y, 2, { precision: 'fp16' as never })).toThrow(/'fp32', 'tf32' or 'bf16' for precision/);
+    expect(() => b.matmul(y, 2, { precision: 16 as never })).toThrow(TypeError);
+    expect(() => b.matmul(y, 2, { tf32: 'yes' as never })).toThrow(TypeError);
+    expect(() => b.matmul(y, 2, { tf32: true, precision: 'bf16' })).toThrow(/false or absent with precision 'bf16' for tf32/);
+    await expect(b.matmulAsync(y, 2, { precision: 'half' as never })).rejects.toThrow(RangeError);
+    // The CPU computes in FP32 whatever the precision asks of a GPU.
+    expect(Array.from(b.matmul(y, 2, { precision: 'bf16' }))).toEqual(Array.from(b.matmul(y, 2)));
+    if (!gpu) expect(() => bsrKernelPath(16, 16, 64, 'bf16')).toThrow(/cuda/i);
+    expect(() => bsrKernelPath(16, 16, 64, 'int8' as never)).toThrow(/for precision/);
+  });
 });
 
 describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.name : `skipped: ${reason}`})`, () => {
@@ -99,7 +116,7 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
     }
   });
 
-  it('BSR SpMM matches the CPU kernel: FP32 on CUDA cores, and TF32 tensor cores within TF32 rounding', async () => {
+  it('BSR SpMM matches the CPU kernel: FP32 on CUDA cores, TF32 and BF16 tensor cores within their rounding', async () => {
     const cases: [rows: number, cols: number, br: number, bc: number, n: number, density: number][] = [
       [32, 32, 16, 16, 16, 0.5], [64, 48, 16, 16, 32, 0.3], [96, 64, 32, 32, 48, 0.4], [128, 64, 64, 8, 16, 0.5],
       [48, 40, 16, 8, 80, 0.5], [64, 64, 16, 16, 17, 0.5], [12, 20, 4, 4, 5, 0.5], [30, 30, 3, 5, 7, 0.6], [32, 32, 16, 16, 16, 0],
@@ -121,6 +138,19 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
       const got = await a.matmulAsync(b, n, { device: 'cuda', tf32: true });
       for (let k = 0; k < got.length; k++)
         if (!(Math.abs(got[k] - want[k]) <= 1e-5 + 2e-3 * scale[k])) expect.fail(`${label} tf32: element ${k} is ${got[k]}, expected ${want[k]} (scale ${scale[k]})`);
+      // BF16 keeps 8 mantissa bits: each product within ~2^-8 of exact. Where the shape allows
+      // (block rows 16..64, block columns and n multiples of 16) the tensor-core kernel must be the one that ran.
+      const path = bsrKernelPath(br, bc, n, 'bf16');
+      expect(path, label).toBe(br % 16 === 0 && br <= 64 && bc % 16 === 0 && n % 16 === 0 && sm80 ? 'bf16-mma' : 'fp32');
+      const got16 = a.matmul(b, n, { device: 'cuda', precision: 'bf16', out: new Float32Array(rows * n).fill(Number.NaN) });
+      for (let k = 0; k < got16.length; k++)
+        if (!(Math.abs(got16[k] - want[k]) <= 1e-5 + 8e-3 * scale[k])) expect.fail(`${label} bf16 (${path}): element ${k} is ${got16[k]}, expected ${want[k]} (scale ${scale[k]})`);
+      if (path === 'bf16-mma' && density > 0) {
+        // Rounded inputs, exact arithmetic otherwise: the result is not the FP32 one bit for bit.
+        let differs = false;
+        for (let k = 0; k < got16.length && !differs; k++) differs = got16[k] !== want[k];
+        expect(differs, `${label}: BF16 rounding left no trace`).toBe(true);
+      }
     }
   });
 
@@ -188,13 +218,14 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
     expect(() => native.cudaProbe('topk' as never, 10, 1)).toThrow(/'copy', 'sgd' or 'select'/);
     expect(() => native.cudaTimeKernel('spmmv', a.rows, a.cols, a.rowPtr, a.colIdx, a.values, 8, 1, 0)).toThrow(/spmm, spmv, spmmt or sddmm/);
     const bsr = BsrMatrix.fromCsr(a, { blockRows: 16, blockCols: 16 });
-    for (const tf32 of [false, true]) {
-      const t = native.cudaTimeBsr(bsr.rows, bsr.cols, 16, 16, bsr.rowPtr, bsr.colIdx, bsr.values, 64, tf32, 3, 1);
+    for (const precision of ['fp32', 'tf32', 'bf16'] as const) {
+      const t = native.cudaTimeBsr(bsr.rows, bsr.cols, 16, 16, bsr.rowPtr, bsr.colIdx, bsr.values, 64, precision, 3, 1);
       expect(t.samples).toBeGreaterThanOrEqual(3);
       expect(t.min).toBeGreaterThan(0);
-      const g = native.cudaTimeGemm(256, 256, 256, tf32, 3, 1);
+      const g = native.cudaTimeGemm(256, 256, 256, precision !== 'fp32', 3, 1);
       expect(g.median).toBeGreaterThan(0);
     }
+    expect(() => native.cudaTimeBsr(bsr.rows, bsr.cols, 16, 16, bsr.rowPtr, bsr.colIdx, bsr.values, 64, 'fp8' as never, 3, 1)).toThrow(/for precision/);
   });
 
   it('radix selection on the GPU gives the CPU engine\'s masks (ties by index, ±0, NaN policies, eligibility, several buffers)', () => {
