@@ -151,6 +151,7 @@ export type NativeBinding = {
   Both<'cudaCsrMatvec', [...Csr, x: F32, out: Maybe<F32>], F32> &
   Both<'cudaBsrMatmul', [...Bsr, b: F32, n: number, out: Maybe<F32>, precision: 'fp32' | 'tf32' | 'bf16'], F32> &
   Both<'cudaGemm', [a: F32, b: F32, m: number, k: number, n: number, transA: boolean, transB: boolean, out: Maybe<F32>, tf32: boolean], F32> &
+  Both<'cudaSpmm24', [a: F32, b: F32, m: number, k: number, n: number, out: Maybe<F32>], F32> &
   Both<'cudaCsrSddmm', [...Csr, x: F32, y: F32, n: number, out: Maybe<F32>], F32> &
   Both<'cudaMaskedSgd', [w: F32, g: F32, v: F32, mask: Maybe<Uint8Array>, lr: number, momentum: number, weightDecay: number, nesterov: boolean], void> & {
     cudaMemory(): { inUse: number; cached: number };
@@ -160,6 +161,7 @@ export type NativeBinding = {
     cudaBsrPath(blockRows: number, blockCols: number, n: number, precision: 'fp32' | 'tf32' | 'bf16'): 'tf32-mma' | 'bf16-mma' | 'fp32';
     cudaTimeGemm(m: number, k: number, n: number, tf32: boolean, repeat: number, warmup: number): { median: number; min: number; max: number; samples: number };
     cudaGemmBackend(): 'cublas' | 'shears';
+    cudaTimeSpmm24(m: number, k: number, n: number, repeat: number, warmup: number): { median: number; min: number; max: number; samples: number };
     cudaEmptyCache(): void;
   } &
   Both<'maskedSgd', [w: F32, g: F32, v: F32, mask: Maybe<Uint8Array>, lr: number, momentum: number, weightDecay: number, nesterov: boolean], void> &

@@ -189,6 +189,18 @@ async function run({ quick, peerWanted }) {
   console.log('\n## BSR 16×16 at block sparsity 0.9, kernel only (BF16: operands converted once, outside the timed launches)');
   console.log(renderTable(['case', 'kernels', 'TF32 ms', 'BF16 ms', 'FP32 ms', 'TF32 GFLOP/s', `TF32 × ${backend} TF32 GEMM`,
     `BF16 × ${backend} TF32 GEMM`, `FP32 × ${backend} FP32 GEMM`], bsrRows));
+
+  // 2:4 through cuSPARSELt (BF16), where the build found it; no issue target, figures for the record.
+  if (info().cuda.libraries?.cusparselt) {
+    const rows24 = [];
+    for (const size of sizes)
+      for (const n of ns) {
+        const t = native.cudaTimeSpmm24(size, size, n, 10, 2).median;
+        rows24.push([`${size}² n=${n}`, sig(t), sig((size * size * n) / (t * 1e6)), `${sig(gemmMs(size, n, true) / t)}×`, `${sig(gemmMs(size, n, false) / t)}×`]);
+      }
+    console.log('\n## 2:4 semi-structured (cuSPARSELt, BF16 in and out, FP32 sums), kernel only; GFLOP/s on the kept half');
+    console.log(renderTable(['case', 'ms', 'GFLOP/s', `× ${backend} TF32 GEMM`, `× ${backend} FP32 GEMM`], rows24));
+  } else console.log('\n## 2:4 semi-structured: not run (this CUDA build has no cuSPARSELt; set CUSPARSELT_ROOT and rebuild)');
   const why = 'no cuBLAS in this build';
   for (const [s, goal] of [[0.9, 1], [0.95, 1], [0.98, 5], [0.99, 1]]) {
     const x = vsDense.get(s);

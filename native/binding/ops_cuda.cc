@@ -4,6 +4,8 @@
 //   cudaCsrMatmulT(csr..., b, n, out?) -> [cols, n]     cudaCsrMatvec(csr..., x, out?) -> [rows]
 //   cudaBsrMatmul(rows, cols, blockRows, blockCols, rowPtr, colIdx, values, b, n, out?, precision) -> [rows, n]
 //     precision: 'fp32' (default), 'tf32' or 'bf16' (tensor cores where the shape allows, else FP32)
+//   cudaSpmm24(a, b, m, k, n, out?) -> [m, n]: A 2:4 semi-structured, through cuSPARSELt (BF16)
+//   cudaTimeSpmm24(m, k, n, repeat, warmup) -> kernel-only times (ms)
 //   cudaBsrPath(blockRows, blockCols, n, precision) -> 'tf32-mma' | 'bf16-mma' | 'fp32' (the kernel that runs)
 //   cudaGemm(a, b, m, k, n, transA, transB, out?, tf32) -> [m, n]     cudaGemmBackend() -> 'cublas' | 'shears'
 //   cudaCsrSddmm(rows, cols, rowPtr, colIdx, values, x, y, n, out?) -> Float32Array [nnz]
@@ -136,6 +138,41 @@ Task prepare_bsr_path(const Napi::CallbackInfo& info) {
   return t;
 }
 
+// The first group of four consecutive entries in a row of a[m x k] with more than two nonzeros
+// (NaN counts as nonzero, ±0 as zero): a RangeError naming it.
+void check_24(const float* a, int64_t m, int64_t k) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < k; j += 4) {
+      const float* g = a + i * k + j;
+      const int nonzeros = (g[0] != 0.0f) + (g[1] != 0.0f) + (g[2] != 0.0f) + (g[3] != 0.0f);
+      if (nonzeros > 2)
+        range_error("at most 2 nonzeros in every 4 consecutive entries of a row (2:4)", "a",
+                    std::to_string(nonzeros) + " in row " + std::to_string(i) + ", columns " + std::to_string(j) + ".." +
+                        std::to_string(j + 3));
+    }
+}
+
+// m, k or n as cuSPARSELt's 2:4 BF16 product takes them: a multiple of 16.
+int64_t dim16(const Napi::Value& v, const char* name) {
+  const int64_t d = dim(v, name);
+  if (d % 16 != 0) range_error("a multiple of 16 (cuSPARSELt 2:4 on BF16)", name, std::to_string(d));
+  return d;
+}
+
+// cudaSpmm24(a, b, m, k, n, out?)
+Task prepare_spmm_24(const Napi::CallbackInfo& info) {
+  Task t;
+  const int64_t m = dim16(info[2], "m"), k = dim16(info[3], "k"), n = dim16(info[4], "n");
+  const Array<float> a = dense_arg(info, t, 0, "a", m, k, "[m x k]");
+  const Array<float> b = dense_arg(info, t, 1, "b", k, n, "[k x n]");
+  const float *ad = a.data, *bd = b.data;
+  return output_task(std::move(t), info, 5, checked_product(m, n, "out"), "[m x n]", {{ad, a.bytes()}, {bd, b.bytes()}},
+                     [=](float* c) {
+                       check_24(ad, m, k);  // here, off the main thread for the async form
+                       cuda::spmm_24_host(ad, bd, m, k, n, c);
+                     });
+}
+
 // cudaGemm(a, b, m, k, n, transA, transB, out?, tf32)
 Task prepare_gemm(const Napi::CallbackInfo& info) {
   Task t;
@@ -190,6 +227,14 @@ Task prepare_time(const Napi::CallbackInfo& info) {
   const int repeat = static_cast<int>(positive_dim(info[7], "repeat"));
   const int warmup = static_cast<int>(dim(info[8], "warmup"));
   return timing_task(std::move(t), [=] { return cuda::time_csr_kernel(kernel.c_str(), a, n, repeat, warmup); });
+}
+
+// cudaTimeSpmm24(m, k, n, repeat, warmup) -> times (ms)
+Task prepare_time_spmm_24(const Napi::CallbackInfo& info) {
+  const int64_t m = dim16(info[0], "m"), k = dim16(info[1], "k"), n = dim16(info[2], "n");
+  const int repeat = static_cast<int>(positive_dim(info[3], "repeat"));
+  const int warmup = static_cast<int>(dim(info[4], "warmup"));
+  return timing_task(Task{}, [=] { return cuda::time_spmm_24(m, k, n, repeat, warmup); });
 }
 
 // cudaTimeBsr(bsr..., n, precision, repeat, warmup) -> times (ms)
@@ -360,6 +405,9 @@ void register_cuda_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaGemmAsync", Napi::Function::New(env, Async<prepare_gemm>, "cudaGemmAsync"));
   exports.Set("cudaTimeBsr", Napi::Function::New(env, Sync<prepare_time_bsr>, "cudaTimeBsr"));
   exports.Set("cudaBsrPath", Napi::Function::New(env, Sync<prepare_bsr_path>, "cudaBsrPath"));
+  exports.Set("cudaSpmm24", Napi::Function::New(env, Sync<prepare_spmm_24>, "cudaSpmm24"));
+  exports.Set("cudaSpmm24Async", Napi::Function::New(env, Async<prepare_spmm_24>, "cudaSpmm24Async"));
+  exports.Set("cudaTimeSpmm24", Napi::Function::New(env, Sync<prepare_time_spmm_24>, "cudaTimeSpmm24"));
   exports.Set("cudaTimeGemm", Napi::Function::New(env, Sync<prepare_time_gemm>, "cudaTimeGemm"));
   exports.Set("cudaGemmBackend", Napi::Function::New(env, gemm_backend, "cudaGemmBackend"));
   exports.Set("cudaCsrSddmm", Napi::Function::New(env, Sync<prepare_sddmm>, "cudaCsrSddmm"));
@@ -372,10 +420,10 @@ void register_cuda_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("DeviceCsr", DeviceCsr::Define(env));
   exports.Set("cudaProbe", Napi::Function::New(env, Sync<prepare_probe>, "cudaProbe"));
 #else
-  for (const char* name : {"cudaTimeKernel", "cudaProbe", "cudaTimeBsr", "cudaTimeGemm", "cudaBsrPath"})
+  for (const char* name : {"cudaTimeKernel", "cudaProbe", "cudaTimeBsr", "cudaTimeGemm", "cudaBsrPath", "cudaTimeSpmm24"})
     exports.Set(name, Napi::Function::New(env, Sync<unavailable>, name));
   for (const char* name : {"cudaCsrMatmul", "cudaCsrMatmulT", "cudaCsrMatvec", "cudaBsrMatmul", "cudaGemm", "cudaCsrSddmm",
-                           "cudaMaskedSgd", "cudaSelectSmallest"}) {
+                           "cudaMaskedSgd", "cudaSelectSmallest", "cudaSpmm24"}) {
     exports.Set(name, Napi::Function::New(env, Sync<unavailable>, name));
     exports.Set(std::string(name) + "Async", Napi::Function::New(env, Async<unavailable>, (std::string(name) + "Async").c_str()));
   }

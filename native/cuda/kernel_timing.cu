@@ -141,6 +141,31 @@ KernelTiming time_bsr_spmm(const cpu::BsrView& a, int64_t n, BsrPrecision precis
   return time_events([&] { ops.run(a, n, precision != BsrPrecision::fp32, false); }, repeat, warmup);
 }
 
+KernelTiming time_spmm_24(int64_t m, int64_t k, int64_t n, int repeat, int warmup) {
+  require_usable();
+  require_cusparselt();
+  // A 2:4 A: the fixed pattern with two of every four entries of a row zeroed (which two varies by row).
+  DeviceBuffer<__nv_bfloat16> a16(m * k), b16(k * n), c16(m * n);
+  {
+    std::vector<float> host(static_cast<size_t>(m * k));
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < k; ++j) {
+        const int64_t q = i * k + j;
+        const bool kept = (j % 4) == (i % 2) || (j % 4) == (i % 2) + 2;
+        host[static_cast<size_t>(q)] = kept ? static_cast<float>((static_cast<uint64_t>(q) * 2654435761u) % 1000) / 1000.0f + 0.25f : 0.0f;
+      }
+    DeviceBuffer<float> staged(std::max(m * k, k * n));
+    staged.upload(host.data(), m * k);
+    to_bf16_launch(staged.data(), a16.data(), m * k);
+    check(cudaStreamSynchronize(nullptr), "to_bf16_kernel");
+    fill_pattern(staged.data(), k * n, 1000, -0.5f);
+    to_bf16_launch(staged.data(), b16.data(), k * n);
+    check(cudaStreamSynchronize(nullptr), "to_bf16_kernel");
+  }
+  Spmm24 product(a16.data(), m, k, n);
+  return time_events([&] { product.run(b16.data(), c16.data()); }, repeat, warmup);
+}
+
 KernelTiming time_gemm(int64_t m, int64_t k, int64_t n, bool tf32, int repeat, int warmup) {
   require_usable();
   DeviceBuffer<float> a(m * k), b(k * n), c(m * n);

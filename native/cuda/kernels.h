@@ -58,6 +58,33 @@ void gemm_launch(const float* a, const float* b, float* c, int64_t m, int64_t k,
 // Which dense GEMM gemm_launch uses: "cublas" or "shears".
 const char* gemm_backend();
 
+// FP32 <-> BF16 (round to nearest even) over `count` elements (convert.cu).
+void to_bf16_launch(const float* in, __nv_bfloat16* out, int64_t count, cudaStream_t stream = nullptr);
+void from_bf16_launch(const __nv_bfloat16* in, float* out, int64_t count, cudaStream_t stream = nullptr);
+
+// C[m x n] = A·B with A [m x k] 2:4 semi-structured (at most 2 nonzeros in every 4 consecutive
+// entries of a row) through cuSPARSELt (spmm_24.cu): A and B rounded to BF16 on the device, A
+// compressed, products summed in FP32, C rounded to BF16 and returned as FP32. m, k, n multiples of
+// 16 (the caller checks the shape and the pattern). Throws ERR_SHEARS_CUDA where the build has no
+// cuSPARSELt.
+bool have_cusparselt();
+void require_cusparselt();  // throws ERR_SHEARS_CUDA, saying what to install, where there is none
+void spmm_24_host(const float* a, const float* b, int64_t m, int64_t k, int64_t n, float* c);
+// A 2:4 A [m x k] (BF16, on the device) checked and compressed by cuSPARSELt for products with n
+// dense columns; run() computes C16 = A·B16 (all BF16, row-major) on `stream`.
+class Spmm24 {
+ public:
+  Spmm24(const __nv_bfloat16* a16, int64_t m, int64_t k, int64_t n);
+  ~Spmm24();
+  Spmm24(const Spmm24&) = delete;
+  Spmm24& operator=(const Spmm24&) = delete;
+  void run(const __nv_bfloat16* b16, __nv_bfloat16* c16, cudaStream_t stream = nullptr);
+
+ private:
+  struct Impl;
+  Impl* impl_ = nullptr;
+};
+
 // A sparse structure's arrays uploaded to the device (ptr, idx, and `values` floats).
 struct DeviceSparse {
   DeviceSparse(const int32_t* ptr, int64_t ptr_count, const int32_t* idx, int64_t idx_count, const float* val,
@@ -116,6 +143,8 @@ KernelTiming time_csr_kernel(const char* kernel, const cpu::CsrView& a, int64_t 
 // BSR SpMM (tensor cores when asked and possible) and dense GEMM [m x k]·[k x n], timed the same way.
 KernelTiming time_bsr_spmm(const cpu::BsrView& a, int64_t n, BsrPrecision precision, int repeat, int warmup);
 KernelTiming time_gemm(int64_t m, int64_t k, int64_t n, bool tf32, int repeat, int warmup);
+// The cuSPARSELt 2:4 product [m x k]·[k x n] over a resident, compressed A (BF16), timed the same way.
+KernelTiming time_spmm_24(int64_t m, int64_t k, int64_t n, int repeat, int warmup);
 // Device-to-device copy of `bytes` (the bandwidth ceiling) and the fused masked SGD step over
 // `count` resident parameters (90% masked), timed the same way.
 KernelTiming time_device_copy(int64_t bytes, int repeat);

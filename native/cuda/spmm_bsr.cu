@@ -107,12 +107,6 @@ __global__ void bsr_spmm_bf16_kernel(int block_rows, int bc, int n, const int* _
 #endif
 }
 
-__global__ void to_bf16_kernel(const float* __restrict__ in, __nv_bfloat16* __restrict__ out, int64_t count) {
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    out[i] = __float2bfloat16_rn(in[i]);
-}
-
 __global__ void bsr_spmm_core_kernel(int block_rows, int br, int bc, int n, const int* __restrict__ ptr,
                                      const int* __restrict__ idx, const float* __restrict__ val,
                                      const float* __restrict__ b, float* __restrict__ c) {
@@ -177,12 +171,6 @@ const char* bsr_spmm_path(int64_t br, int64_t bc, int64_t n, BsrPrecision precis
 }
 
 namespace {
-void to_bf16_launch(const float* in, __nv_bfloat16* out, int64_t count, cudaStream_t stream = nullptr) {
-  if (count == 0) return;
-  to_bf16_kernel<<<grid_stride_blocks(count, 256), 256, 0, stream>>>(in, out, count);
-  check_launch("to_bf16_kernel");
-}
-
 void bsr_spmm_bf16_launch(const cpu::BsrView& a, const int32_t* ptr, const int32_t* idx, const __nv_bfloat16* val,
                           const __nv_bfloat16* b, int64_t n, float* c, cudaStream_t stream = nullptr) {
   const int64_t block_rows = a.block_rows();

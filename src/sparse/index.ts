@@ -4,3 +4,4 @@ export { SparseMatrix, bsrKernelPath, type BsrPrecision, type DeviceOutOptions, 
 export { sddmm, sddmmAsync } from './sddmm.js';
 export { advise, blockFill, type Advice, type AdviseOptions, type Candidate } from './advise.js';
 export { DeviceCsrMatrix } from './device.js';
+export { find24Violation, semiStructuredMatmul, semiStructuredMatmulAsync, type SemiStructuredOptions, type Violation24 } from './semi_structured.js';

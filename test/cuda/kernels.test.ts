@@ -5,7 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { BsrMatrix, bsrKernelPath, CsrMatrix, cudaUsable, gemm, gemmAsync, info, sddmm, sddmmAsync, selectSmallest } from '../../src/index.js';
+import {
+  BsrMatrix, bsrKernelPath, CsrMatrix, cudaUsable, gemm, gemmAsync, info, prune, sddmm, sddmmAsync, selectSmallest, semiStructuredMatmul,
+  semiStructuredMatmulAsync, Tensor,
+} from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { caseRng, seed } from '../helpers.js';
 
@@ -152,6 +155,35 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
         expect(differs, `${label}: BF16 rounding left no trace`).toBe(true);
       }
     }
+  });
+
+  it(`2:4 products ${i.libraries?.cusparselt ? 'through cuSPARSELt match the CPU within BF16 rounding' : 'say the build has no cuSPARSELt'}`, async () => {
+    const r = caseRng();
+    const random24 = (m: number, k: number) => {
+      const w = new Tensor(Float32Array.from({ length: m * k }, () => r() - 0.5), [m, k]);
+      return prune.remove(w, prune.nm(w, { n: 2, m: 4 })).data;
+    };
+    if (!i.libraries?.cusparselt) {
+      const a = random24(16, 32), b = Float32Array.from({ length: 32 * 16 }, () => r());
+      expect(() => semiStructuredMatmul(a, b, 16, 32, 16, { device: 'cuda' })).toThrow(/cuSPARSELt/);
+      expect(Array.from(semiStructuredMatmul(a, b, 16, 32, 16, { device: 'auto' }))).toEqual(Array.from(gemm(a, b, 16, 32, 16)));
+      return;
+    }
+    for (const [m, k, n] of [[16, 16, 16], [64, 128, 32], [256, 512, 128], [128, 64, 272]] as const) {
+      const a = random24(m, k), b = Float32Array.from({ length: k * n }, () => r() - 0.5);
+      const label = `2:4 ${m}×${k}×${n} (seed ${seed})`;
+      const want = gemm(a, b, m, k, n);
+      const scale = gemm(a.map(Math.abs), b.map(Math.abs), m, k, n);
+      const got = await semiStructuredMatmulAsync(a, b, m, k, n, { device: 'cuda', out: new Float32Array(m * n).fill(Number.NaN) });
+      // A, B and C each rounded to BF16 (2^-9 relative): within a few 2^-9 of Σ|a||b|.
+      for (let q = 0; q < got.length; q++)
+        if (!(Math.abs(got[q] - want[q]) <= 1e-5 + 1.2e-2 * scale[q])) expect.fail(`${label}: element ${q} is ${got[q]}, expected ${want[q]} (scale ${scale[q]})`);
+    }
+    const dense = Float32Array.from({ length: 16 * 32 }, () => r() + 0.1);
+    await expect(semiStructuredMatmulAsync(dense, new Float32Array(32 * 16), 16, 32, 16, { device: 'cuda' })).rejects.toThrow(/in row 0, columns 0\.\.3/);
+    const t = native.cudaTimeSpmm24(256, 256, 256, 3, 1);
+    expect(t.samples).toBeGreaterThanOrEqual(3);
+    expect(t.min).toBeGreaterThan(0);
   });
 
   it(`dense GEMM on the GPU (${gpu ? native.cudaGemmBackend() : ''}) matches the CPU GEMM for every transpose and edge shape`, async () => {
