@@ -158,6 +158,26 @@ describe.each(isas)('isa %s', (isa) => {
       }
   });
 
+  it('packed-B BSR SpMM (n of four column tiles and up) matches the reference: padded last tiles, several chunks, tail rows, empty block rows', () => {
+    setIsa(isa);
+    for (const [br, bc] of [[4, 4], [6, 4], [16, 16], [8, 1], [5, 8]] as const) {
+      // 24 block columns at density 0.6: block rows hold more blocks than one L1 chunk (4-16 of 16x16).
+      const R = 12, C = 24, rows = br * R, cols = bc * C;
+      const r = caseRng();
+      const d = new Float32Array(rows * cols);
+      for (let I = 0; I < R; I++)
+        for (let J = 0; J < C; J++)
+          if (I !== 3 && r() < 0.6) for (let i = 0; i < br; i++) for (let j = 0; j < bc; j++) d[(I * br + i) * cols + J * bc + j] = r() * 2 - 1;
+      const a = BsrMatrix.fromDense(d, rows, cols, { blockRows: br, blockCols: bc });
+      expect(a.colIdx.length, 'blocks read each block column twice over').toBeGreaterThanOrEqual(2 * C);
+      // 4 tiles of 3 vectors: 48 columns for NEON, 96 for AVX2, 192 for AVX-512; others pad the last tile.
+      for (const n of [48, 96, 101, 192, 211]) {
+        const b = offsetCopy(uniform(cols * n, r));
+        expectClose(a.matmul(b, n, { out: nanFilled(rows * n) }), denseRef(d, rows, cols, b, n), `${isa} packed bsr ${br}x${bc} n=${n}`);
+      }
+    }
+  });
+
   it('K-panelled paths (long sorted rows, B larger than L2) match the reference; unsorted rows fall back', () => {
     setIsa(isa);
     // 64 rows of ~600 entries over 3000 columns: B/Y (3000×48 floats) spans several 192 KiB panels.

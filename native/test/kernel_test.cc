@@ -606,6 +606,10 @@ void test_bsr() {
         {2, 3, 0.0, Pattern::kUniform, {9}},  // no stored blocks: zero output
         // enough work for several threads (private-copy and column-split paths of spmmt)
         {std::max<int64_t>(2, big / br), std::max<int64_t>(2, big / bc), 0.1, Pattern::kUniform, {24, 40}},
+        // packed-B SpMM (block rows >= 4, n >= 4 column tiles, blocks reading each block column
+        // twice over): full and zero-padded last tiles for every ISA's tile width, empty block rows
+        {12, 24, 0.6, Pattern::kUniform, {48, 96, 101, 192, 211}},
+        {10, 3, 0.8, Pattern::kEmptyRows, {100}},
     };
     for (const Case& c : cases) {
       const BsrMat a = random_bsr(c.nbr, c.nbc, br, bc, c.density, c.pattern);

@@ -75,6 +75,11 @@ struct SparseKernels {
   int64_t (*count_nonzero)(const float* row, int64_t n);
   void (*compress_nonzero)(const float* row, int64_t n, int64_t count, int32_t* idx, float* val);
   void (*bsr_spmm)(const BsrView& a, const float* b, int64_t n, float* c, int64_t br0, int64_t br1);
+  // The same over a B whose full column tiles of `bsr_tile` columns are packed block column by
+  // block column ([cols / bc][n / bsr_tile][bc][bsr_tile]); `b` serves the last columns. br >= 4.
+  void (*bsr_spmm_packed)(const BsrView& a, const float* bp, const float* b, int64_t n, float* c, int64_t br0,
+                          int64_t br1);
+  int bsr_tile;
   void (*bsr_spmv)(const BsrView& a, const float* x, float* y, int64_t br0, int64_t br1);
   void (*bsr_spmmt)(const BsrView& a, const float* b, int64_t n, float* c, int64_t br0,
                     int64_t br1, int64_t j0, int64_t j1);

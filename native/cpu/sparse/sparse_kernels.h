@@ -466,6 +466,79 @@ void bsr_spmm(const BsrView& a, const float* b, int64_t n, float* c, int64_t I0,
   }
 }
 
+// Packed-B BSR SpMM step (see bsr_spmm in sparse.cc). `bp` holds B's column tiles of
+// T = kBsrTile<V> columns block column by block column, [K / bc][ceil(n / T)][bc][T] (the last tile
+// zero-padded), so the tile a stored block multiplies is contiguous; the blocks of a block row are
+// taken in chunks whose tiles fit in L1 while every group of four rows reuses them, C accumulating
+// in place across chunks. Rows past the last group of four go through bsr_tile over B.
+template <class V>
+constexpr int kBsrTile = 3 * V::W;
+
+template <class V, bool PARTIAL>
+inline void bsr_packed_tile(const BsrView& a, const float* bp, int64_t tiles, int64_t jt, int64_t p0, int64_t pe,
+                            bool first, int64_t r0, float* ct, int64_t n, int width) {
+  using Vec = typename V::V;
+  constexpr int W = V::W, T = kBsrTile<V>;
+  const int64_t bc = a.bc, bsz = a.br * bc;
+  Vec acc[4][3];
+#pragma GCC unroll 4
+  for (int r = 0; r < 4; ++r)
+#pragma GCC unroll 3
+    for (int v = 0; v < 3; ++v) {
+      if (first) acc[r][v] = V::zero();
+      else if (PARTIAL) acc[r][v] = V::load_partial(ct + r * n + v * W, std::max(0, std::min(W, width - v * W)));
+      else acc[r][v] = V::load(ct + r * n + v * W);
+    }
+  for (int64_t p = p0; p < pe; ++p) {
+    const float* blk = a.val + p * bsz + r0 * bc;
+    const float* bt = bp + (static_cast<int64_t>(a.idx[p]) * tiles + jt) * bc * T;
+    for (int64_t cc = 0; cc < bc; ++cc) {
+      const Vec b0 = V::load(bt + cc * T), b1 = V::load(bt + cc * T + W), b2 = V::load(bt + cc * T + 2 * W);
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; ++r) {
+        const Vec sv = V::set1(blk[r * bc + cc]);
+        acc[r][0] = V::fmadd(sv, b0, acc[r][0]);
+        acc[r][1] = V::fmadd(sv, b1, acc[r][1]);
+        acc[r][2] = V::fmadd(sv, b2, acc[r][2]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < 4; ++r)
+#pragma GCC unroll 3
+    for (int v = 0; v < 3; ++v) {
+      if (!PARTIAL) V::store(ct + r * n + v * W, acc[r][v]);
+      else if (width - v * W > 0) V::store_partial(ct + r * n + v * W, acc[r][v], std::min(W, width - v * W));
+    }
+}
+
+template <class V>
+void bsr_spmm_packed(const BsrView& a, const float* bp, const float* b, int64_t n, float* c, int64_t I0, int64_t I1) {
+  constexpr int T = kBsrTile<V>;
+  constexpr int64_t kChunkBytes = 12 * 1024;
+  const int64_t tiles = (n + T - 1) / T, br = a.br, bc = a.bc, groups = br / 4 * 4;
+  const int last = static_cast<int>(n - (tiles - 1) * T);
+  const int64_t chunk = std::min<int64_t>(64, std::max<int64_t>(1, kChunkBytes / (bc * T * static_cast<int64_t>(sizeof(float)))));
+  for (int64_t I = I0; I < I1; ++I) {
+    const int64_t p_begin = a.ptr[I], p_end = a.ptr[I + 1];
+    float* cI = c + I * br * n;
+    if (p_begin == p_end) {
+      std::fill(cI, cI + br * n, 0.0f);
+      continue;
+    }
+    for (int64_t jt = 0; jt < tiles; ++jt)
+      for (int64_t p0 = p_begin; p0 < p_end; p0 += chunk) {
+        const int64_t pe = std::min(p_end, p0 + chunk);
+        for (int64_t r0 = 0; r0 < groups; r0 += 4) {
+          float* ct = cI + r0 * n + jt * T;
+          if (jt + 1 < tiles || last == T) bsr_packed_tile<V, false>(a, bp, tiles, jt, p0, pe, p0 == p_begin, r0, ct, n, T);
+          else bsr_packed_tile<V, true>(a, bp, tiles, jt, p0, pe, p0 == p_begin, r0, ct, n, last);
+        }
+      }
+    for (int64_t r = groups; r < br; ++r) bsr_rows_group<V, 1, 4>(a, I, r, b, n, c);
+  }
+}
+
 // y = A x block row by block row: each block row's outputs are dot products of the block's rows
 // with the matching slice of x, vectorised along the block's columns.
 template <class V>
@@ -563,6 +636,8 @@ SparseKernels make_sparse_kernels() {
   k.count_nonzero = &count_nonzero<V>;
   k.compress_nonzero = &compress_nonzero<V>;
   k.bsr_spmm = &bsr_spmm<V>;
+  k.bsr_spmm_packed = &bsr_spmm_packed<V>;
+  k.bsr_tile = kBsrTile<V>;
   k.bsr_spmv = &bsr_spmv<V>;
   k.bsr_spmmt = &bsr_spmmt<V>;
   k.bsr_sddmm = &bsr_sddmm<V>;
