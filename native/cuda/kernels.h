@@ -95,13 +95,14 @@ struct DeviceSparse {
 
 // A BSR product's operands on the device: A (and B when given) uploaded, C allocated, and for the
 // BF16 path (bsr_spmm_path says "bf16-mma") BF16 copies of A's values and room for B's. run()
-// launches the product path asks for; `convert_b` converts B to BF16 first (the host entry does,
-// kernel timing does once, outside the timed launches).
+// launches the kernel bsr_spmm_path names; `convert_b` converts B to BF16 first (the host entry
+// does, kernel timing does once, outside the timed launches).
 struct BsrOperands {
   BsrOperands(const cpu::BsrView& a, const float* host_b, int64_t n, BsrPrecision precision);
-  void run(const cpu::BsrView& a, int64_t n, bool tensor_cores, bool convert_b);
+  void run(const cpu::BsrView& a, int64_t n, bool convert_b);
   DeviceSparse sparse;
   DeviceBuffer<float> b, c;
+  BsrPrecision precision;
   bool bf16;
   DeviceBuffer<__nv_bfloat16> val16, b16;
 };

@@ -213,7 +213,7 @@ void bsr_spmm_launch(const cpu::BsrView& a, const int32_t* ptr, const int32_t* i
 
 BsrOperands::BsrOperands(const cpu::BsrView& a, const float* host_b, int64_t n, BsrPrecision precision)
     : sparse(a.ptr, a.block_rows() + 1, a.idx, a.nnzb(), a.val, a.nnzb() * a.br * a.bc), b(a.cols * n), c(a.rows * n),
-      bf16(std::string(bsr_spmm_path(a.br, a.bc, n, precision)) == "bf16-mma") {
+      precision(precision), bf16(std::string(bsr_spmm_path(a.br, a.bc, n, precision)) == "bf16-mma") {
   if (host_b != nullptr) b.upload(host_b, a.cols * n);
   if (bf16) {
     val16 = DeviceBuffer<__nv_bfloat16>(sparse.val.size());
@@ -222,19 +222,21 @@ BsrOperands::BsrOperands(const cpu::BsrView& a, const float* host_b, int64_t n, 
   }
 }
 
-void BsrOperands::run(const cpu::BsrView& a, int64_t n, bool tensor_cores, bool convert_b) {
+void BsrOperands::run(const cpu::BsrView& a, int64_t n, bool convert_b) {
   if (bf16) {
     if (convert_b) to_bf16_launch(b.data(), b16.data(), b.size());
     bsr_spmm_bf16_launch(a, sparse.ptr.data(), sparse.idx.data(), val16.data(), b16.data(), n, c.data());
   } else {
-    bsr_spmm_launch(a, sparse.ptr.data(), sparse.idx.data(), sparse.val.data(), b.data(), n, c.data(), tensor_cores);
+    // TF32 only when asked for: a BF16 request the shape cannot take runs in FP32, as bsr_spmm_path says.
+    bsr_spmm_launch(a, sparse.ptr.data(), sparse.idx.data(), sparse.val.data(), b.data(), n, c.data(),
+                    precision == BsrPrecision::tf32);
   }
 }
 
 void bsr_spmm_host(const cpu::BsrView& a, const float* b, int64_t n, float* c, BsrPrecision precision) {
   require_usable();
   BsrOperands ops(a, b, n, precision);
-  ops.run(a, n, precision != BsrPrecision::fp32, true);
+  ops.run(a, n, true);
   ops.c.download(c, a.rows * n);
 }
 

@@ -42,6 +42,24 @@ __global__ void relu_grad_kernel(float* __restrict__ g, const float* __restrict_
 }
 
 // db[r] = Σ_j g[r, j]: one warp per row.
+// score += the criterion's statistic of (w, g) at every entry (cpu accumulate_score's rules).
+__global__ void score_kernel(int criterion, float* __restrict__ score, const float* __restrict__ w,
+                             const float* __restrict__ g, int64_t count) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float wi = w[i], gi = g[i];
+    float s = 0.0f;
+    switch (static_cast<tr::Criterion>(criterion)) {
+      case tr::Criterion::kGradient: s = fabsf(gi); break;
+      case tr::Criterion::kTaylor: s = fabsf(wi * gi); break;
+      case tr::Criterion::kFisher: s = gi * gi; break;
+      case tr::Criterion::kMovement: s = -wi * gi; break;
+      case tr::Criterion::kNone: break;
+    }
+    score[i] += s;
+  }
+}
+
 __global__ void bias_grad_kernel(const float* __restrict__ g, int out, int n, float* __restrict__ db) {
   const int row = blockIdx.x * kWarpsPerBlock + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
@@ -117,12 +135,13 @@ struct DeviceLayer {
   bool sparse = false;
   int64_t count = 0;  // entries in w
   DeviceBuffer<float> w, vw, dw, b, vb, db;
+  DeviceBuffer<float> score;  // the criterion's accumulated statistic (entries as w), when kept
   DeviceBuffer<uint8_t> mask;
   DeviceBuffer<int32_t> ptr, idx;
   std::vector<int64_t> pos;
 };
 
-void upload_layer(tr::Layer& l, bool sparse, DeviceLayer& d) {
+void upload_layer(tr::Layer& l, bool sparse, bool scores, DeviceLayer& d) {
   tr::apply_mask(l);
   d.sparse = sparse;
   if (sparse) {
@@ -153,6 +172,16 @@ void upload_layer(tr::Layer& l, bool sparse, DeviceLayer& d) {
     else if (d.count > 0) check(cudaMemset(d.vw.data(), 0, static_cast<size_t>(d.count) * sizeof(float)), "cudaMemset");
     d.mask.upload(l.mask, d.count);
   }
+  d.score = DeviceBuffer<float>(scores && l.score ? d.count : 0);
+  if (d.score.size() > 0) {
+    if (sparse) {
+      std::vector<float> sc(static_cast<size_t>(d.count));
+      for (size_t p = 0; p < d.pos.size(); ++p) sc[p] = l.score[d.pos[p]];
+      d.score.upload(sc.data(), d.count);
+    } else {
+      d.score.upload(l.score, d.count);
+    }
+  }
   d.dw = DeviceBuffer<float>(d.count);
   d.b = DeviceBuffer<float>(l.b ? l.out : 0);
   d.vb = DeviceBuffer<float>(l.b ? l.out : 0);
@@ -173,9 +202,14 @@ void download_layer(tr::Layer& l, const DeviceLayer& d) {
       l.w[d.pos[p]] = val[p];
       if (l.vw) l.vw[d.pos[p]] = vel[p];
     }
+    if (d.score.size() > 0) {  // pruned entries keep the scores they had (the CPU epoch's too)
+      d.score.download(val.data(), d.count);
+      for (size_t p = 0; p < d.pos.size(); ++p) l.score[d.pos[p]] = val[p];
+    }
   } else {
     d.w.download(l.w, d.count);
     if (l.vw) d.vw.download(l.vw, d.count);
+    if (d.score.size() > 0) d.score.download(l.score, d.count);
   }
   if (l.b) {
     d.b.download(l.b, l.out);
@@ -186,7 +220,6 @@ void download_layer(tr::Layer& l, const DeviceLayer& d) {
 }  // namespace
 
 std::string train_unsupported(const std::vector<tr::Layer>& layers, const tr::EpochConfig& cfg) {
-  if (cfg.criterion != tr::Criterion::kNone) return "criterion: the GPU epoch ranks by magnitude only";
   if (cfg.teacher) return "teacher: distillation runs on the CPU only";
   if (!cfg.regrow.empty()) return "regrow: dynamic sparse training (RigL, SET) runs on the CPU only";
   for (size_t l = 0; l < layers.size(); ++l) {
@@ -218,7 +251,7 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
     device_current = false;
     for (size_t l = 0; l < layers.size(); ++l) {
       sparse[l] = tr::runs_sparse(layers[l], cfg.sparse_below);
-      upload_layer(layers[l], sparse[l] != 0, dev[l]);
+      upload_layer(layers[l], sparse[l] != 0, cfg.criterion != tr::Criterion::kNone, dev[l]);
     }
     // The uploads ran on the legacy stream, which does not order work on `s`: finish them first.
     check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
@@ -309,11 +342,16 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
         }
         std::swap(g, other);
       }
-      // Update.
+      // Scores (from the weights before the update, frozen layers too), then the update.
       const float lr = cfg.lr[step];
       for (size_t l = 0; l < layers.size(); ++l) {
         const tr::Layer& L = layers[l];
         DeviceLayer& D = dev[l];
+        if (D.score.size() > 0) {
+          score_kernel<<<grid_for(D.count), kThreads, 0, s>>>(static_cast<int>(cfg.criterion), D.score.data(), D.w.data(),
+                                                               D.dw.data(), D.count);
+          check_launch("score_kernel");
+        }
         if (L.frozen) continue;
         masked_sgd_launch(D.count, D.w.data(), D.dw.data(), D.vw.data(), D.sparse ? nullptr : D.mask.data(), lr, cfg.momentum,
                           cfg.weight_decay, cfg.nesterov, s);

@@ -43,9 +43,9 @@ export interface TrainerOptions {
   /**
    * Where the epochs run: 'cpu' (default), 'cuda' (weights, masks and momentum stay on the GPU for
    * each epoch; the CUDA build and a usable GPU) or 'auto' (the GPU when one is usable and the
-   * configuration runs there). The GPU epoch does not run score criteria other than magnitude,
-   * dropout, distillation, RigL/SET or activation statistics: 'cuda' with one of those is a
-   * RangeError, 'auto' then runs on the CPU. Evaluation and prediction run on the CPU.
+   * configuration runs there). The GPU epoch runs every pruning criterion; it does not run dropout,
+   * distillation, RigL/SET or activation statistics: 'cuda' with one of those is a RangeError,
+   * 'auto' then runs on the CPU. Evaluation and prediction run on the CPU.
    */
   device?: Device;
 }
@@ -171,7 +171,6 @@ export class Trainer {
   private gpuUnsupported(activationStats: boolean): string | undefined {
     const o = this.options;
     const p = o.pruning;
-    if (p && (p.criterion ?? 'magnitude') !== 'magnitude') return `pruning.criterion '${p.criterion}' (the GPU epoch ranks by magnitude)`;
     if (p && (p.schedule.kind === 'rigl' || p.schedule.kind === 'set')) return `the ${p.schedule.kind} schedule (dynamic sparse training runs on the CPU)`;
     if (o.distillation) return 'distillation (runs on the CPU)';
     if (this.model.modules.some((m) => m instanceof Dropout && m.p > 0)) return 'Dropout in the model (runs on the CPU)';

@@ -145,6 +145,8 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
       // (block rows 16..64, block columns and n multiples of 16) the tensor-core kernel must be the one that ran.
       const path = bsrKernelPath(br, bc, n, 'bf16');
       expect(path, label).toBe(br % 16 === 0 && br <= 64 && bc % 16 === 0 && n % 16 === 0 && sm80 ? 'bf16-mma' : 'fp32');
+      expect(bsrKernelPath(br, bc, n, 'tf32'), label).toBe(br % 16 === 0 && br <= 64 && bc % 8 === 0 && n % 16 === 0 && sm80 ? 'tf32-mma' : 'fp32');
+      expect(bsrKernelPath(br, bc, n), label).toBe('fp32');
       const got16 = a.matmul(b, n, { device: 'cuda', precision: 'bf16', out: new Float32Array(rows * n).fill(Number.NaN) });
       for (let k = 0; k < got16.length; k++)
         if (!(Math.abs(got16[k] - want[k]) <= 1e-5 + 8e-3 * scale[k])) expect.fail(`${label} bf16 (${path}): element ${k} is ${got16[k]}, expected ${want[k]} (scale ${scale[k]})`);

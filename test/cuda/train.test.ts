@@ -21,7 +21,8 @@ describe('the trainer\'s device option', () => {
     const opt = { lr: 0.1 };
     expect(() => new Trainer(model, { optimizer: opt, device: 'gpu' as never })).toThrow(/'cpu', 'cuda' or 'auto'/);
     expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', distillation: { teacher: mlp([6, 4, 3]) } })).toThrow(/with distillation .* for device/);
-    expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', pruning: { schedule: { kind: 'oneShot', sparsity: 0.5 }, criterion: 'taylor' } })).toThrow(RangeError);
+    // Score criteria run on the GPU epoch: only a missing GPU can stop them (at fit).
+    expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', pruning: { schedule: { kind: 'oneShot', sparsity: 0.5 }, criterion: 'taylor' } })).not.toThrow();
     expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', pruning: { schedule: { kind: 'rigl', sparsity: 0.5 } } as TrainerOptions['pruning'] })).toThrow(/rigl/);
     const dropped = new Sequential([new Linear(6, 5), new ReLU(), new Dropout(0.2), new Linear(5, 3)]);
     expect(() => new Trainer(dropped, { optimizer: opt, device: 'cuda' })).toThrow(/Dropout/);
@@ -66,6 +67,33 @@ describe.skipIf(!gpu)(`the GPU epoch (${gpu ? i.devices.find((d) => d.usable)!.n
         g.mask.forEach((m, q) => m || (expect(Object.is(g.weight[q], 0)).toBe(true), expect(g.velocity?.weight[q] ?? 0).toBe(0)));
       });
     }
+  });
+
+  it('score criteria accumulate on the GPU as on the CPU (dense and CSR layers), and prune the same weights', async () => {
+    for (const criterion of ['gradient', 'taylor', 'fisher', 'movement'] as const)
+      for (const sparseBelow of [0, 1]) {
+        const r = caseRng();
+        const data = randomData(160, 12, 3, r);
+        const [cpu, gpuModel] = [mlp([12, 10, 3], 7), mlp([12, 10, 3], 7)];
+        for (const m of [cpu, gpuModel]) m.sparseBelow = sparseBelow;
+        // Prune half by the accumulated scores after the first epoch, then train on: the second
+        // epoch accumulates over the CSR pattern where sparseBelow allows.
+        const options = (device: 'cpu' | 'cuda'): TrainerOptions => ({
+          optimizer: { lr: 0.05, momentum: 0.9 }, pruning: { schedule: { kind: 'oneShot', sparsity: 0.5, atEpoch: 1 }, criterion }, device, seed: 2,
+        });
+        await new Trainer(cpu, options('cpu')).fit(data, { epochs: 2, batchSize: 32 });
+        await new Trainer(gpuModel, options('cuda')).fit(data, { epochs: 2, batchSize: 32 });
+        cpu.linears().forEach((l, k) => {
+          const g = gpuModel.linears()[k];
+          const label = `${criterion} layer ${k} sparseBelow ${sparseBelow}`;
+          expect(g.score, label).toBeDefined();
+          close(g.score!, l.score!, `${label} score`, 1e-3);
+          // Sums in another order can swap two near-tied scores at the cut: at most a pair may differ.
+          let differ = 0;
+          g.mask.forEach((m, q) => (differ += +(m !== l.mask[q])));
+          expect(differ, `${label} mask entries that differ`).toBeLessThanOrEqual(2);
+        });
+      }
   });
 
   it('gradual pruning inside epochs reaches the CPU sparsities; the logs agree', async () => {
