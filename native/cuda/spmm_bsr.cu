@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <string>
+#include <type_traits>
 
 #include "check.h"
 #include "kernels.h"
@@ -33,33 +34,43 @@ constexpr int kCoreThreads = 128;   // CUDA-core kernel: output columns per CTA
 constexpr int kCoreRows = 8;        // block rows kept in registers at a time
 constexpr unsigned kMaxGridY = 65535;
 
-template <int RT>
+// One warp per (block row, 16 output columns), RT accumulator tiles of 16 rows. `In` is float (TF32
+// fragments, K = 8, inputs rounded to TF32 as they are loaded) or __nv_bfloat16 (K = 16, operands
+// already converted).
+template <int RT, class In>
 __global__ void bsr_spmm_tc_kernel(int block_rows, int bc, int n, const int* __restrict__ ptr, const int* __restrict__ idx,
-                                   const float* __restrict__ val, const float* __restrict__ b, float* __restrict__ c) {
+                                   const In* __restrict__ val, const In* __restrict__ b, float* __restrict__ c) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   using namespace nvcuda;
+  constexpr bool kTf32 = std::is_same_v<In, float>;
+  using Frag = std::conditional_t<kTf32, wmma::precision::tf32, __nv_bfloat16>;
+  constexpr int K = kTf32 ? kTileK : kTileK16;
   const int I = blockIdx.x;
   const int warp = threadIdx.x / 32;
   const int br = RT * kTile;
   for (int64_t j0 = (static_cast<int64_t>(blockIdx.y) * kTcWarps + warp) * kTile; j0 < n;
        j0 += static_cast<int64_t>(gridDim.y) * kTcWarps * kTile) {
-    wmma::fragment<wmma::accumulator, kTile, kTile, kTileK, float> acc[RT];
+    wmma::fragment<wmma::accumulator, kTile, kTile, K, float> acc[RT];
 #pragma unroll
     for (int r = 0; r < RT; ++r) wmma::fill_fragment(acc[r], 0.0f);
     for (int p = ptr[I]; p < ptr[I + 1]; ++p) {
-      const float* blk = val + static_cast<int64_t>(p) * br * bc;
-      const float* bcol = b + static_cast<int64_t>(idx[p]) * bc * n + j0;
-      for (int kk = 0; kk < bc; kk += kTileK) {
-        wmma::fragment<wmma::matrix_b, kTile, kTile, kTileK, wmma::precision::tf32, wmma::row_major> fb;
+      const In* blk = val + static_cast<int64_t>(p) * br * bc;
+      const In* bcol = b + static_cast<int64_t>(idx[p]) * bc * n + j0;
+      for (int kk = 0; kk < bc; kk += K) {
+        wmma::fragment<wmma::matrix_b, kTile, kTile, K, Frag, wmma::row_major> fb;
         wmma::load_matrix_sync(fb, bcol + static_cast<int64_t>(kk) * n, n);
+        if constexpr (kTf32) {
 #pragma unroll
-        for (int e = 0; e < fb.num_elements; ++e) fb.x[e] = wmma::__float_to_tf32(fb.x[e]);
+          for (int e = 0; e < fb.num_elements; ++e) fb.x[e] = wmma::__float_to_tf32(fb.x[e]);
+        }
 #pragma unroll
         for (int r = 0; r < RT; ++r) {
-          wmma::fragment<wmma::matrix_a, kTile, kTile, kTileK, wmma::precision::tf32, wmma::row_major> fa;
+          wmma::fragment<wmma::matrix_a, kTile, kTile, K, Frag, wmma::row_major> fa;
           wmma::load_matrix_sync(fa, blk + r * kTile * bc + kk, bc);
+          if constexpr (kTf32) {
 #pragma unroll
-          for (int e = 0; e < fa.num_elements; ++e) fa.x[e] = wmma::__float_to_tf32(fa.x[e]);
+            for (int e = 0; e < fa.num_elements; ++e) fa.x[e] = wmma::__float_to_tf32(fa.x[e]);
+          }
           wmma::mma_sync(acc[r], fa, fb, acc[r]);
         }
       }
@@ -71,40 +82,22 @@ __global__ void bsr_spmm_tc_kernel(int block_rows, int bc, int n, const int* __r
 #endif
 }
 
-// The BF16 twin of bsr_spmm_tc_kernel over converted operands (16 columns of the block per step).
-template <int RT>
-__global__ void bsr_spmm_bf16_kernel(int block_rows, int bc, int n, const int* __restrict__ ptr, const int* __restrict__ idx,
-                                     const __nv_bfloat16* __restrict__ val, const __nv_bfloat16* __restrict__ b,
-                                     float* __restrict__ c) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  using namespace nvcuda;
-  const int I = blockIdx.x;
-  const int warp = threadIdx.x / 32;
-  const int br = RT * kTile;
-  for (int64_t j0 = (static_cast<int64_t>(blockIdx.y) * kTcWarps + warp) * kTile; j0 < n;
-       j0 += static_cast<int64_t>(gridDim.y) * kTcWarps * kTile) {
-    wmma::fragment<wmma::accumulator, kTile, kTile, kTileK16, float> acc[RT];
-#pragma unroll
-    for (int r = 0; r < RT; ++r) wmma::fill_fragment(acc[r], 0.0f);
-    for (int p = ptr[I]; p < ptr[I + 1]; ++p) {
-      const __nv_bfloat16* blk = val + static_cast<int64_t>(p) * br * bc;
-      const __nv_bfloat16* bcol = b + static_cast<int64_t>(idx[p]) * bc * n + j0;
-      for (int kk = 0; kk < bc; kk += kTileK16) {
-        wmma::fragment<wmma::matrix_b, kTile, kTile, kTileK16, __nv_bfloat16, wmma::row_major> fb;
-        wmma::load_matrix_sync(fb, bcol + static_cast<int64_t>(kk) * n, n);
-#pragma unroll
-        for (int r = 0; r < RT; ++r) {
-          wmma::fragment<wmma::matrix_a, kTile, kTile, kTileK16, __nv_bfloat16, wmma::row_major> fa;
-          wmma::load_matrix_sync(fa, blk + r * kTile * bc + kk, bc);
-          wmma::mma_sync(acc[r], fa, fb, acc[r]);
-        }
-      }
-    }
-#pragma unroll
-    for (int r = 0; r < RT; ++r)
-      wmma::store_matrix_sync(c + (static_cast<int64_t>(I) * br + r * kTile) * n + j0, acc[r], n, wmma::mem_row_major);
+// Launches bsr_spmm_tc_kernel for the shape (bsr_tensor_core_shape holds).
+template <class In>
+void launch_tc(const cpu::BsrView& a, const int32_t* ptr, const int32_t* idx, const In* val, const In* b, int64_t n,
+               float* c, cudaStream_t stream) {
+  const int64_t block_rows = a.block_rows();
+  if (block_rows == 0 || n == 0) return;
+  const int bi = int_dim(block_rows, "rows / blockRows"), bc = int_dim(a.bc, "blockCols"), ni = int_dim(n, "n");
+  const dim3 grid(static_cast<unsigned>(block_rows),
+                  static_cast<unsigned>(std::min<int64_t>((n + kTcWarps * kTile - 1) / (kTcWarps * kTile), kMaxGridY)));
+  switch (a.br / kTile) {
+    case 1: bsr_spmm_tc_kernel<1, In><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
+    case 2: bsr_spmm_tc_kernel<2, In><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
+    case 3: bsr_spmm_tc_kernel<3, In><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
+    default: bsr_spmm_tc_kernel<4, In><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
   }
-#endif
+  check_launch("bsr_spmm_tc_kernel");
 }
 
 __global__ void bsr_spmm_core_kernel(int block_rows, int br, int bc, int n, const int* __restrict__ ptr,
@@ -150,7 +143,7 @@ bool device_has_tf32() {
   bool yes = major >= 8;
   if (yes) {
     cudaFuncAttributes attr{};
-    check(cudaFuncGetAttributes(&attr, bsr_spmm_tc_kernel<1>), "cudaFuncGetAttributes");
+    check(cudaFuncGetAttributes(&attr, bsr_spmm_tc_kernel<1, float>), "cudaFuncGetAttributes");
     yes = attr.ptxVersion >= 80;  // the virtual architecture its body was compiled for
   }
   if (dev < kDevices) known[dev].store(yes ? 2 : 1, std::memory_order_relaxed);
@@ -170,41 +163,15 @@ const char* bsr_spmm_path(int64_t br, int64_t bc, int64_t n, BsrPrecision precis
   return precision == BsrPrecision::bf16 ? "bf16-mma" : "tf32-mma";
 }
 
-namespace {
-void bsr_spmm_bf16_launch(const cpu::BsrView& a, const int32_t* ptr, const int32_t* idx, const __nv_bfloat16* val,
-                          const __nv_bfloat16* b, int64_t n, float* c, cudaStream_t stream = nullptr) {
-  const int64_t block_rows = a.block_rows();
-  if (block_rows == 0 || n == 0) return;
-  const int bi = int_dim(block_rows, "rows / blockRows"), bc = int_dim(a.bc, "blockCols"), ni = int_dim(n, "n");
-  const dim3 grid(static_cast<unsigned>(block_rows),
-                  static_cast<unsigned>(std::min<int64_t>((n + kTcWarps * kTile - 1) / (kTcWarps * kTile), kMaxGridY)));
-  switch (a.br / kTile) {
-    case 1: bsr_spmm_bf16_kernel<1><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
-    case 2: bsr_spmm_bf16_kernel<2><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
-    case 3: bsr_spmm_bf16_kernel<3><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
-    default: bsr_spmm_bf16_kernel<4><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
-  }
-  check_launch("bsr_spmm_bf16_kernel");
-}
-}  // namespace
-
 void bsr_spmm_launch(const cpu::BsrView& a, const int32_t* ptr, const int32_t* idx, const float* val, const float* b,
                      int64_t n, float* c, bool tensor_cores, cudaStream_t stream) {
   const int64_t block_rows = a.block_rows();
   if (block_rows == 0 || n == 0) return;
-  const int bi = int_dim(block_rows, "rows / blockRows"), bc = int_dim(a.bc, "blockCols"), ni = int_dim(n, "n");
   if (tensor_cores && bsr_tensor_core_shape(a.br, a.bc, n, BsrPrecision::tf32) && device_has_tf32()) {
-    const dim3 grid(static_cast<unsigned>(block_rows),
-                    static_cast<unsigned>(std::min<int64_t>((n + kTcWarps * kTile - 1) / (kTcWarps * kTile), kMaxGridY)));
-    switch (a.br / kTile) {
-      case 1: bsr_spmm_tc_kernel<1><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
-      case 2: bsr_spmm_tc_kernel<2><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
-      case 3: bsr_spmm_tc_kernel<3><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
-      default: bsr_spmm_tc_kernel<4><<<grid, kTcWarps * 32, 0, stream>>>(bi, bc, ni, ptr, idx, val, b, c); break;
-    }
-    check_launch("bsr_spmm_tc_kernel");
+    launch_tc<float>(a, ptr, idx, val, b, n, c, stream);
     return;
   }
+  const int bi = int_dim(block_rows, "rows / blockRows"), bc = int_dim(a.bc, "blockCols"), ni = int_dim(n, "n");
   const dim3 grid(static_cast<unsigned>(block_rows),
                   static_cast<unsigned>(std::min<int64_t>((n + kCoreThreads - 1) / kCoreThreads, kMaxGridY)));
   bsr_spmm_core_kernel<<<grid, kCoreThreads, 0, stream>>>(bi, static_cast<int>(a.br), bc, ni, ptr, idx, val, b, c);
@@ -225,7 +192,7 @@ BsrOperands::BsrOperands(const cpu::BsrView& a, const float* host_b, int64_t n, 
 void BsrOperands::run(const cpu::BsrView& a, int64_t n, bool convert_b) {
   if (bf16) {
     if (convert_b) to_bf16_launch(b.data(), b16.data(), b.size());
-    bsr_spmm_bf16_launch(a, sparse.ptr.data(), sparse.idx.data(), val16.data(), b16.data(), n, c.data());
+    launch_tc<__nv_bfloat16>(a, sparse.ptr.data(), sparse.idx.data(), val16.data(), b16.data(), n, c.data(), nullptr);
   } else {
     // TF32 only when asked for: a BF16 request the shape cannot take runs in FP32, as bsr_spmm_path says.
     bsr_spmm_launch(a, sparse.ptr.data(), sparse.idx.data(), sparse.val.data(), b.data(), n, c.data(),
