@@ -11,8 +11,9 @@
 namespace shears::cuda {
 
 // What the GPU epoch does not run yet, as "<option>: <why>" (empty when it runs the whole
-// configuration): score criteria, dropout, distillation, dynamic sparse training, activation
-// statistics. The binding rejects those before any work starts.
+// configuration): distillation and dynamic sparse training. The binding rejects those before any
+// work starts. Dropout draws from a counter-based stream (seed, step, layer, element), not the
+// CPU epoch's sequence: the same seed gives the same GPU run, not the CPU run's masks.
 std::string train_unsupported(const std::vector<cpu::train::Layer>& layers, const cpu::train::EpochConfig& cfg);
 
 // One epoch on the GPU: the same shuffle, steps, loss, masked SGD, pruning events (run on the host

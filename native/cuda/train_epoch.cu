@@ -41,7 +41,6 @@ __global__ void relu_grad_kernel(float* __restrict__ g, const float* __restrict_
     if (!(out[i] > 0.0f)) g[i] = 0.0f;
 }
 
-// db[r] = Σ_j g[r, j]: one warp per row.
 // score += the criterion's statistic of (w, g) at every entry (cpu accumulate_score's rules).
 __global__ void score_kernel(int criterion, float* __restrict__ score, const float* __restrict__ w,
                              const float* __restrict__ g, int64_t count) {
@@ -60,6 +59,7 @@ __global__ void score_kernel(int criterion, float* __restrict__ score, const flo
   }
 }
 
+// db[r] = Σ_j g[r, j]: one warp per row.
 __global__ void bias_grad_kernel(const float* __restrict__ g, int out, int n, float* __restrict__ db) {
   const int row = blockIdx.x * kWarpsPerBlock + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
@@ -69,6 +69,56 @@ __global__ void bias_grad_kernel(const float* __restrict__ g, int out, int n, fl
 #pragma unroll
   for (int off = kWarp / 2; off > 0; off >>= 1) s += __shfl_down_sync(0xffffffffu, s, off);
   if (lane == 0) db[row] = s;
+}
+
+// splitmix64's finaliser: 64 well-mixed bits of x.
+__host__ __device__ inline uint64_t mix64(uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// Dropout after a layer's activation (training): d = 1/(1-p) with probability 1-p, else 0, from a
+// counter-based stream (`key` for the step and layer, then the element index); z *= d.
+__global__ void dropout_kernel(float* __restrict__ z, float* __restrict__ d, int64_t count, float p, uint64_t key) {
+  const float scale = 1.0f / (1.0f - p);
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float u = static_cast<float>(mix64(key + static_cast<uint64_t>(i) * 0x9e3779b97f4a7c15ull) >> 40) * 0x1.0p-24f;
+    d[i] = u >= p ? scale : 0.0f;
+    z[i] *= d[i];
+  }
+}
+
+// g *= d: the gradient through dropout.
+__global__ void dropout_grad_kernel(float* __restrict__ g, const float* __restrict__ d, int64_t count) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    g[i] *= d[i];
+}
+
+// Activation statistics of z [out, n] (after ReLU, before dropout): abs[r] += Σ_j |z[r, j]| and
+// zeros[r] += #{j : z[r, j] == 0}, in double as on the CPU; one warp per row.
+__global__ void act_stats_kernel(const float* __restrict__ z, int out, int n, double* __restrict__ abs_sum,
+                                 double* __restrict__ zeros) {
+  const int row = blockIdx.x * kWarpsPerBlock + threadIdx.x / kWarp;
+  const int lane = threadIdx.x % kWarp;
+  if (row >= out) return;
+  double s = 0, c = 0;
+  for (int j = lane; j < n; j += kWarp) {
+    const float v = z[static_cast<int64_t>(row) * n + j];
+    s += fabs(static_cast<double>(v));
+    c += v == 0.0f;
+  }
+#pragma unroll
+  for (int off = kWarp / 2; off > 0; off >>= 1) {
+    s += __shfl_down_sync(0xffffffffu, s, off);
+    c += __shfl_down_sync(0xffffffffu, c, off);
+  }
+  if (lane == 0) {
+    abs_sum[row] += s;
+    zeros[row] += c;
+  }
 }
 
 // Softmax cross-entropy of logits [classes, n] (feature-major), one thread per sample, in double
@@ -136,6 +186,10 @@ struct DeviceLayer {
   int64_t count = 0;  // entries in w
   DeviceBuffer<float> w, vw, dw, b, vb, db;
   DeviceBuffer<float> score;  // the criterion's accumulated statistic (entries as w), when kept
+  // Activation statistics summed on the device since the upload; `*_reported` is the part already
+  // added to the host arrays (a download adds only what is new, so events mid-epoch count once).
+  DeviceBuffer<double> act_abs, act_zero;
+  std::vector<double> abs_reported, zero_reported;
   DeviceBuffer<uint8_t> mask;
   DeviceBuffer<int32_t> ptr, idx;
   std::vector<int64_t> pos;
@@ -182,6 +236,15 @@ void upload_layer(tr::Layer& l, bool sparse, bool scores, DeviceLayer& d) {
       d.score.upload(l.score, d.count);
     }
   }
+  const int64_t stats = l.act_abs ? l.out : 0;
+  d.act_abs = DeviceBuffer<double>(stats);
+  d.act_zero = DeviceBuffer<double>(stats);
+  d.abs_reported.assign(static_cast<size_t>(stats), 0.0);
+  d.zero_reported.assign(static_cast<size_t>(stats), 0.0);
+  if (stats > 0) {
+    check(cudaMemset(d.act_abs.data(), 0, static_cast<size_t>(stats) * sizeof(double)), "cudaMemset");
+    check(cudaMemset(d.act_zero.data(), 0, static_cast<size_t>(stats) * sizeof(double)), "cudaMemset");
+  }
   d.dw = DeviceBuffer<float>(d.count);
   d.b = DeviceBuffer<float>(l.b ? l.out : 0);
   d.vb = DeviceBuffer<float>(l.b ? l.out : 0);
@@ -193,7 +256,7 @@ void upload_layer(tr::Layer& l, bool sparse, bool scores, DeviceLayer& d) {
   }
 }
 
-void download_layer(tr::Layer& l, const DeviceLayer& d) {
+void download_layer(tr::Layer& l, DeviceLayer& d) {
   if (d.sparse) {
     std::vector<float> val(static_cast<size_t>(d.count)), vel(val.size());
     d.w.download(val.data(), d.count);
@@ -215,6 +278,17 @@ void download_layer(tr::Layer& l, const DeviceLayer& d) {
     d.b.download(l.b, l.out);
     if (l.vb) d.vb.download(l.vb, l.out);
   }
+  if (d.act_abs.size() > 0) {
+    std::vector<double> sums(static_cast<size_t>(l.out)), zeros(sums.size());
+    d.act_abs.download(sums.data(), l.out);
+    d.act_zero.download(zeros.data(), l.out);
+    for (size_t r = 0; r < sums.size(); ++r) {
+      l.act_abs[r] += sums[r] - d.abs_reported[r];
+      l.act_zero[r] += zeros[r] - d.zero_reported[r];
+    }
+    d.abs_reported = std::move(sums);
+    d.zero_reported = std::move(zeros);
+  }
 }
 
 }  // namespace
@@ -222,10 +296,7 @@ void download_layer(tr::Layer& l, const DeviceLayer& d) {
 std::string train_unsupported(const std::vector<tr::Layer>& layers, const tr::EpochConfig& cfg) {
   if (cfg.teacher) return "teacher: distillation runs on the CPU only";
   if (!cfg.regrow.empty()) return "regrow: dynamic sparse training (RigL, SET) runs on the CPU only";
-  for (size_t l = 0; l < layers.size(); ++l) {
-    if (layers[l].dropout > 0) return "layers[" + std::to_string(l) + "].dropout: dropout runs on the CPU only";
-    if (layers[l].act_abs || layers[l].act_zero) return "layers[" + std::to_string(l) + "].actAbs: activation statistics run on the CPU only";
-  }
+  (void)layers;
   return {};
 }
 
@@ -266,6 +337,10 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
   std::vector<DeviceBuffer<float>> act;
   act.emplace_back(features * batch);
   for (const tr::Layer& l : layers) act.emplace_back(l.out * batch);
+  std::vector<DeviceBuffer<float>> drop(layers.size());  // dropout scales of the step, [out, batch]
+  for (size_t l = 0; l + 1 < layers.size(); ++l)
+    if (layers[l].dropout > 0) drop[l] = DeviceBuffer<float>(layers[l].out * batch);
+  const uint64_t dropout_seed = mix64(cfg.seed ^ 0x5d1f3c2b7a9e4d61ull);
   DeviceBuffer<float> g0(widest * batch), g1(widest * batch);
   DeviceBuffer<int32_t> labels(batch);
   DeviceBuffer<double> loss_dev(batch);
@@ -305,6 +380,16 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
         else gemm_launch(D.w.data(), act[l].data(), z, L.out, L.in, n, false, false, false, s);
         bias_act_kernel<<<grid_for(L.out * n), kThreads, 0, s>>>(z, L.b ? D.b.data() : nullptr, L.out, n, L.relu);
         check_launch("bias_act_kernel");
+        if (D.act_abs.size() > 0) {
+          act_stats_kernel<<<row_blocks(L.out), kWarpsPerBlock * kWarp, 0, s>>>(z, static_cast<int>(L.out), ni, D.act_abs.data(),
+                                                                                 D.act_zero.data());
+          check_launch("act_stats_kernel");
+        }
+        if (drop[l].size() > 0) {
+          const uint64_t key = mix64(dropout_seed + static_cast<uint64_t>(step) * layers.size() + l);
+          dropout_kernel<<<grid_for(L.out * n), kThreads, 0, s>>>(z, drop[l].data(), L.out * n, L.dropout, key);
+          check_launch("dropout_kernel");
+        }
       }
       softmax_ce_kernel<<<static_cast<unsigned>((n + 127) / 128), 128, 0, s>>>(act[layers.size()].data(), labels.data(),
                                                                                static_cast<int>(classes), ni, g0.data(),
@@ -326,6 +411,10 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
       for (size_t li = layers.size(); li-- > 0;) {
         const tr::Layer& L = layers[li];
         DeviceLayer& D = dev[li];
+        if (drop[li].size() > 0) {
+          dropout_grad_kernel<<<grid_for(L.out * n), kThreads, 0, s>>>(g, drop[li].data(), L.out * n);
+          check_launch("dropout_grad_kernel");
+        }
         if (L.relu) {
           relu_grad_kernel<<<grid_for(L.out * n), kThreads, 0, s>>>(g, act[li + 1].data(), L.out * n);
           check_launch("relu_grad_kernel");

@@ -9,7 +9,7 @@ import { layerBudgets } from '../prune/thresholds.js';
 import { checkLr, learningRate, type LrOptions } from '../schedule/lr.js';
 import { planPruning, planRegrowth, type PlannedEvent, type PruningSchedule } from '../schedule/pruning.js';
 import { resolveDevice, type Device } from '../tensor/device.js';
-import { Dropout, Sequential } from './model.js';
+import { Sequential } from './model.js';
 
 /** A dataset: `n` samples `x` `[n, features]` (sample-major) with integer labels `y`. */
 export interface Dataset {
@@ -43,8 +43,8 @@ export interface TrainerOptions {
   /**
    * Where the epochs run: 'cpu' (default), 'cuda' (weights, masks and momentum stay on the GPU for
    * each epoch; the CUDA build and a usable GPU) or 'auto' (the GPU when one is usable and the
-   * configuration runs there). The GPU epoch runs every pruning criterion; it does not run dropout,
-   * distillation, RigL/SET or activation statistics: 'cuda' with one of those is a RangeError,
+   * configuration runs there). The GPU epoch runs every pruning criterion, dropout and activation
+   * statistics; it does not run distillation or RigL/SET: 'cuda' with one of those is a RangeError,
    * 'auto' then runs on the CPU. Evaluation and prediction run on the CPU.
    */
   device?: Device;
@@ -163,26 +163,24 @@ export class Trainer {
     if (o.device !== undefined && !['cpu', 'cuda', 'auto'].includes(o.device as string)) throw rangeError('device', "'cpu', 'cuda' or 'auto'", o.device);
     this.model = model;
     this.options = o as TrainerOptions;
-    const why = o.device === 'cuda' ? this.gpuUnsupported(false) : undefined;
+    const why = o.device === 'cuda' ? this.gpuUnsupported() : undefined;
     if (why) throw rangeError('device', `'cpu' or 'auto' with ${why}`, o.device);
   }
 
   /** What keeps the epochs off the GPU (the GPU epoch's limits), or undefined. */
-  private gpuUnsupported(activationStats: boolean): string | undefined {
+  private gpuUnsupported(): string | undefined {
     const o = this.options;
     const p = o.pruning;
     if (p && (p.schedule.kind === 'rigl' || p.schedule.kind === 'set')) return `the ${p.schedule.kind} schedule (dynamic sparse training runs on the CPU)`;
     if (o.distillation) return 'distillation (runs on the CPU)';
-    if (this.model.modules.some((m) => m instanceof Dropout && m.p > 0)) return 'Dropout in the model (runs on the CPU)';
-    if (activationStats) return 'activationStats (runs on the CPU)';
     return undefined;
   }
 
   /** The device this fit's epochs run on. */
-  private epochDevice(activationStats: boolean): 'cpu' | 'cuda' {
+  private epochDevice(): 'cpu' | 'cuda' {
     const d = this.options.device;
     if (d === undefined || d === 'cpu') return 'cpu';
-    const why = this.gpuUnsupported(activationStats);
+    const why = this.gpuUnsupported();
     if (why && d === 'auto') return 'cpu';
     if (why) throw rangeError('device', `'cpu' or 'auto' with ${why}`, d);
     return resolveDevice(d);
@@ -216,7 +214,7 @@ export class Trainer {
       if (typeof o.epochs !== 'number' || !Number.isInteger(o.epochs) || o.epochs < 1) throw rangeError('epochs', 'a positive integer', o.epochs);
       if (typeof o.batchSize !== 'number' || !Number.isInteger(o.batchSize) || o.batchSize < 1) throw rangeError('batchSize', 'a positive integer', o.batchSize);
       if (train.n === 0) throw rangeError('train', 'at least one sample', 0);
-      const device = this.epochDevice(o.activationStats ?? false);
+      const device = this.epochDevice();
       const epochs = o.epochs;
       const batch = Math.min(o.batchSize, train.n);
       const stepsPerEpoch = Math.ceil(train.n / batch);
