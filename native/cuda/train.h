@@ -11,8 +11,8 @@
 namespace shears::cuda {
 
 // What the GPU epoch does not run yet, as "<option>: <why>" (empty when it runs the whole
-// configuration): distillation and dynamic sparse training. The binding rejects those before any
-// work starts. Dropout draws from a counter-based stream (seed, step, layer, element), not the
+// configuration): dynamic sparse training (RigL, SET). The binding rejects it before any work
+// starts. Dropout draws from a counter-based stream (seed, step, layer, element), not the
 // CPU epoch's sequence: the same seed gives the same GPU run, not the CPU run's masks.
 std::string train_unsupported(const std::vector<cpu::train::Layer>& layers, const cpu::train::EpochConfig& cfg);
 

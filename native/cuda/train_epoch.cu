@@ -122,29 +122,57 @@ __global__ void act_stats_kernel(const float* __restrict__ z, int out, int n, do
 }
 
 // Softmax cross-entropy of logits [classes, n] (feature-major), one thread per sample, in double
-// as on the CPU: g = (softmax − onehot) / n, the sample's loss and whether its argmax is right.
+// as on the CPU (loss_and_grad): g = dLoss/dlogits of the mean loss, the sample's loss and whether
+// its argmax is right. With teacher logits: alpha·CE + (1 − alpha)·T²·KL(softmax(t/T) ‖ softmax(s/T)),
+// gradient alpha·(p − onehot) + (1 − alpha)·T·(q_s − q_t), over n.
 __global__ void softmax_ce_kernel(const float* __restrict__ logits, const int* __restrict__ y, int classes, int n,
-                                  float* __restrict__ g, double* __restrict__ loss, int* __restrict__ correct) {
+                                  float* __restrict__ g, double* __restrict__ loss, int* __restrict__ correct,
+                                  const float* __restrict__ teacher, double alpha, double temp) {
   const int j = blockIdx.x * blockDim.x + threadIdx.x;
   if (j >= n) return;
+  auto z = [&](const float* m, int c) { return static_cast<double>(m[static_cast<int64_t>(c) * n + j]); };
   double mx = -INFINITY;
   int arg = 0;
-  for (int c = 0; c < classes; ++c) {
-    const double v = logits[static_cast<int64_t>(c) * n + j];
-    if (v > mx) {
-      mx = v;
+  for (int c = 0; c < classes; ++c)
+    if (z(logits, c) > mx) {
+      mx = z(logits, c);
       arg = c;
     }
-  }
   double sum = 0;
-  for (int c = 0; c < classes; ++c) sum += exp(logits[static_cast<int64_t>(c) * n + j] - mx);
+  for (int c = 0; c < classes; ++c) sum += exp(z(logits, c) - mx);
   const int label = y[j];
-  loss[j] = mx + log(sum) - logits[static_cast<int64_t>(label) * n + j];
+  double l = mx + log(sum) - z(logits, label);
   correct[j] = arg == label;
   const double inv_n = 1.0 / n;
+  if (teacher == nullptr) {
+    for (int c = 0; c < classes; ++c) {
+      const double p = exp(z(logits, c) - mx) / sum;
+      g[static_cast<int64_t>(c) * n + j] = static_cast<float>((p - (c == label ? 1.0 : 0.0)) * inv_n);
+    }
+    loss[j] = l;
+    return;
+  }
+  double ms = -INFINITY, mt = -INFINITY;
   for (int c = 0; c < classes; ++c) {
-    const double p = exp(logits[static_cast<int64_t>(c) * n + j] - mx) / sum;
-    g[static_cast<int64_t>(c) * n + j] = static_cast<float>((p - (c == label ? 1.0 : 0.0)) * inv_n);
+    ms = fmax(ms, z(logits, c) / temp);
+    mt = fmax(mt, z(teacher, c) / temp);
+  }
+  double ss = 0, st = 0;
+  for (int c = 0; c < classes; ++c) {
+    ss += exp(z(logits, c) / temp - ms);
+    st += exp(z(teacher, c) / temp - mt);
+  }
+  const double log_ss = log(ss), log_st = log(st);
+  double kl = 0;
+  for (int c = 0; c < classes; ++c) {
+    const double lt = z(teacher, c) / temp - mt - log_st, ls = z(logits, c) / temp - ms - log_ss;
+    kl += exp(lt) * (lt - ls);
+  }
+  loss[j] = alpha * l + (1 - alpha) * temp * temp * kl;
+  for (int c = 0; c < classes; ++c) {
+    const double ce = exp(z(logits, c) - mx) / sum - (c == label ? 1.0 : 0.0);
+    const double qs = exp(z(logits, c) / temp - ms) / ss, qt = exp(z(teacher, c) / temp - mt) / st;
+    g[static_cast<int64_t>(c) * n + j] = static_cast<float>((alpha * ce + (1 - alpha) * temp * (qs - qt)) * inv_n);
   }
 }
 
@@ -294,7 +322,6 @@ void download_layer(tr::Layer& l, DeviceLayer& d) {
 }  // namespace
 
 std::string train_unsupported(const std::vector<tr::Layer>& layers, const tr::EpochConfig& cfg) {
-  if (cfg.teacher) return "teacher: distillation runs on the CPU only";
   if (!cfg.regrow.empty()) return "regrow: dynamic sparse training (RigL, SET) runs on the CPU only";
   (void)layers;
   return {};
@@ -349,6 +376,20 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
   Pinned<int32_t> ys0(batch), ys1(batch);
   Pinned<double> loss_host(batch);
   Pinned<int32_t> correct_host(batch);
+  // The teacher (distillation): dense weights on the device for the epoch, its activations per step.
+  struct DeviceTeacher {
+    DeviceBuffer<float> w, b, act;
+  };
+  std::vector<DeviceTeacher> teacher(cfg.teacher ? cfg.teacher->size() : 0);
+  for (size_t t = 0; t < teacher.size(); ++t) {
+    const tr::TeacherLayer& T = (*cfg.teacher)[t];
+    teacher[t].w = DeviceBuffer<float>(T.out * T.in);
+    teacher[t].w.upload(T.w, T.out * T.in);
+    teacher[t].b = DeviceBuffer<float>(T.b ? T.out : 0);
+    if (T.b) teacher[t].b.upload(T.b, T.out);
+    teacher[t].act = DeviceBuffer<float>(T.out * batch);
+  }
+  const float* teacher_logits = teacher.empty() ? nullptr : teacher.back().act.data();
   // Blocks from the caching allocator may have been released by work on other streams that is still
   // running (the allocator does not track streams): wait for it before `s` uses them.
   check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
@@ -391,9 +432,19 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
           check_launch("dropout_kernel");
         }
       }
+      const float* t_in = act[0].data();
+      for (size_t t = 0; t < teacher.size(); ++t) {
+        const tr::TeacherLayer& T = (*cfg.teacher)[t];
+        float* tz = teacher[t].act.data();
+        gemm_launch(teacher[t].w.data(), t_in, tz, T.out, T.in, n, false, false, false, s);
+        bias_act_kernel<<<grid_for(T.out * n), kThreads, 0, s>>>(tz, T.b ? teacher[t].b.data() : nullptr, T.out, n, T.relu);
+        check_launch("bias_act_kernel");
+        t_in = tz;
+      }
       softmax_ce_kernel<<<static_cast<unsigned>((n + 127) / 128), 128, 0, s>>>(act[layers.size()].data(), labels.data(),
                                                                                static_cast<int>(classes), ni, g0.data(),
-                                                                               loss_dev.data(), correct_dev.data());
+                                                                               loss_dev.data(), correct_dev.data(),
+                                                                               teacher_logits, cfg.alpha, cfg.temperature);
       check_launch("softmax_ce_kernel");
       check(cudaMemcpyAsync(loss_host.data(), loss_dev.data(), static_cast<size_t>(n) * sizeof(double), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
       check(cudaMemcpyAsync(correct_host.data(), correct_dev.data(), static_cast<size_t>(n) * sizeof(int32_t), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");

@@ -43,8 +43,8 @@ export interface TrainerOptions {
   /**
    * Where the epochs run: 'cpu' (default), 'cuda' (weights, masks and momentum stay on the GPU for
    * each epoch; the CUDA build and a usable GPU) or 'auto' (the GPU when one is usable and the
-   * configuration runs there). The GPU epoch runs every pruning criterion, dropout and activation
-   * statistics; it does not run distillation or RigL/SET: 'cuda' with one of those is a RangeError,
+   * configuration runs there). The GPU epoch runs every pruning criterion, dropout, distillation
+   * and activation statistics; it does not run RigL/SET: 'cuda' with one of those is a RangeError,
    * 'auto' then runs on the CPU. Evaluation and prediction run on the CPU.
    */
   device?: Device;
@@ -172,7 +172,6 @@ export class Trainer {
     const o = this.options;
     const p = o.pruning;
     if (p && (p.schedule.kind === 'rigl' || p.schedule.kind === 'set')) return `the ${p.schedule.kind} schedule (dynamic sparse training runs on the CPU)`;
-    if (o.distillation) return 'distillation (runs on the CPU)';
     return undefined;
   }
 

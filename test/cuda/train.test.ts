@@ -20,7 +20,8 @@ describe('the trainer\'s device option', () => {
     const model = mlp([6, 5, 3]);
     const opt = { lr: 0.1 };
     expect(() => new Trainer(model, { optimizer: opt, device: 'gpu' as never })).toThrow(/'cpu', 'cuda' or 'auto'/);
-    expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', distillation: { teacher: mlp([6, 4, 3]) } })).toThrow(/with distillation .* for device/);
+    // Distillation runs on the GPU epoch (the teacher resident beside the student).
+    expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', distillation: { teacher: mlp([6, 4, 3]) } })).not.toThrow();
     // Score criteria run on the GPU epoch: only a missing GPU can stop them (at fit).
     expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', pruning: { schedule: { kind: 'oneShot', sparsity: 0.5 }, criterion: 'taylor' } })).not.toThrow();
     expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', pruning: { schedule: { kind: 'rigl', sparsity: 0.5 } } as TrainerOptions['pruning'] })).toThrow(/rigl/);
@@ -95,6 +96,26 @@ describe.skipIf(!gpu)(`the GPU epoch (${gpu ? i.devices.find((d) => d.usable)!.n
           expect(differ, `${label} mask entries that differ`).toBeLessThanOrEqual(2);
         });
       }
+  });
+
+  it('distillation on the GPU matches the CPU epoch (loss, weights), dense and CSR students', async () => {
+    for (const sparseBelow of [0, 1]) {
+      const r = caseRng();
+      const data = randomData(160, 12, 4, r);
+      const teacher = mlp([12, 20, 4], 11);
+      await new Trainer(teacher, { optimizer: { lr: 0.1, momentum: 0.9 } }).fit(data, { epochs: 3, batchSize: 32 });
+      const [cpu, gpuModel] = [mlp([12, 8, 4], 5), mlp([12, 8, 4], 5)];
+      for (const m of [cpu, gpuModel]) m.sparseBelow = sparseBelow;
+      const options = (device: 'cpu' | 'cuda'): TrainerOptions => ({
+        optimizer: { lr: 0.05, momentum: 0.9 }, pruning: { schedule: { kind: 'oneShot', sparsity: 0.5 } },
+        distillation: { teacher, alpha: 0.3, temperature: 3 }, device, seed: 8,
+      });
+      const fc = await new Trainer(cpu, options('cpu')).fit(data, { epochs: 2, batchSize: 32 });
+      const fg = await new Trainer(gpuModel, options('cuda')).fit(data, { epochs: 2, batchSize: 32 });
+      const lc = fc.epochs.at(-1)!.loss, lg = fg.epochs.at(-1)!.loss;
+      expect(Math.abs(lg - lc), `loss GPU ${lg} CPU ${lc}`).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(lc)));
+      cpu.linears().forEach((l, k) => close(gpuModel.linears()[k].weight, l.weight, `distilled weight ${k} sparseBelow ${sparseBelow}`));
+    }
   });
 
   it('dropout on the GPU: reproducible for a seed, a different mask per seed, masked weights stay zero, accuracy in the CPU band', async () => {
