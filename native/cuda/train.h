@@ -10,15 +10,12 @@
 
 namespace shears::cuda {
 
-// What the GPU epoch does not run yet, as "<option>: <why>" (empty when it runs the whole
-// configuration): dynamic sparse training (RigL, SET). The binding rejects it before any work
-// starts. Dropout draws from a counter-based stream (seed, step, layer, element), not the
-// CPU epoch's sequence: the same seed gives the same GPU run, not the CPU run's masks.
-std::string train_unsupported(const std::vector<cpu::train::Layer>& layers, const cpu::train::EpochConfig& cfg);
-
-// One epoch on the GPU: the same shuffle, steps, loss, masked SGD, pruning events (run on the host
-// arrays between steps, after the device state is copied back), snapshot, validation, progress and
-// abort as cpu::train::run_epoch. Dense layers run GEMM (cuBLAS when linked), CSR layers SpMM,
+// One epoch on the GPU: the same shuffle, steps, loss (distillation included), masked SGD, score
+// criteria, activation statistics, pruning and regrowth events (run on the host arrays between
+// steps, after the device state is copied back, with the CPU epoch's code and random streams),
+// snapshot, validation, progress and abort as cpu::train::run_epoch. Dropout draws from a
+// counter-based stream (seed, step, layer, element), not the CPU epoch's sequence: the same seed
+// repeats a GPU run, not the CPU run's masks. Dense layers run GEMM (cuBLAS when linked), CSR layers SpMM,
 // SDDMM and the transposed SpMM. The caller's arrays hold the model after the epoch, after an
 // abort, and (when the device still answers) after an error.
 cpu::train::EpochResult run_epoch(std::vector<cpu::train::Layer>& layers, const cpu::train::EpochConfig& cfg);

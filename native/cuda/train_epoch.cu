@@ -321,16 +321,8 @@ void download_layer(tr::Layer& l, DeviceLayer& d) {
 
 }  // namespace
 
-std::string train_unsupported(const std::vector<tr::Layer>& layers, const tr::EpochConfig& cfg) {
-  if (!cfg.regrow.empty()) return "regrow: dynamic sparse training (RigL, SET) runs on the CPU only";
-  (void)layers;
-  return {};
-}
-
 tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig& cfg) {
   require_usable();
-  if (const std::string why = train_unsupported(layers, cfg); !why.empty())
-    throw Error(ErrorKind::kRange, "The GPU epoch cannot run this configuration: " + why);
   const int64_t features = layers.front().in, classes = layers.back().out;
   const int64_t batch = std::min(cfg.batch, cfg.samples);
   const int64_t steps = (cfg.samples + batch - 1) / batch;
@@ -364,6 +356,13 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
   std::vector<DeviceBuffer<float>> act;
   act.emplace_back(features * batch);
   for (const tr::Layer& l : layers) act.emplace_back(l.out * batch);
+  // RigL: the gradient at every entry of CSR layers ([out, in]) at regrowth steps (dense layers
+  // have it in dw). Allocated for every layer that may run CSR, here, before the stream starts.
+  std::vector<DeviceBuffer<float>> dense_grad(layers.size());
+  bool rigl = false;
+  for (const tr::RegrowEvent& e : cfg.regrow) rigl |= !e.random;
+  if (rigl)
+    for (size_t l = 0; l < layers.size(); ++l) dense_grad[l] = DeviceBuffer<float>(layers[l].out * layers[l].in);
   std::vector<DeviceBuffer<float>> drop(layers.size());  // dropout scales of the step, [out, batch]
   for (size_t l = 0; l + 1 < layers.size(); ++l)
     if (layers[l].dropout > 0) drop[l] = DeviceBuffer<float>(layers[l].out * batch);
@@ -403,6 +402,7 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
     for (int64_t j = 0; j < n; ++j) ys[step % 2][j] = cfg.y[order[static_cast<size_t>(first + j)]];
   };
   tr::EpochSteps book(layers, cfg, steps);
+  tr::RegrowSchedule regrowth(cfg);
   try {
     if (steps > 0) stage(0);
     for (int64_t step = 0; step < steps; ++step) {
@@ -410,6 +410,8 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
 
       const int64_t first = step * batch, n = std::min(batch, cfg.samples - first);
       const int ni = static_cast<int>(n);
+      const tr::RegrowEvent* regrow = regrowth.at(step);
+      const bool want_dense_grad = regrow && !regrow->random;
       check(cudaMemcpyAsync(act[0].data(), xs[step % 2], static_cast<size_t>(features * n) * sizeof(float), cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
       check(cudaMemcpyAsync(labels.data(), ys[step % 2], static_cast<size_t>(n) * sizeof(int32_t), cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
       // Forward.
@@ -475,6 +477,7 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
         const float* a = act[li].data();
         if (D.sparse) {
           csr_sddmm_launch(L.out, n, D.ptr.data(), D.idx.data(), g, a, D.dw.data(), s);
+          if (want_dense_grad) gemm_launch(g, a, dense_grad[li].data(), L.out, n, L.in, false, true, false, s);
           if (li > 0) csr_spmmt_launch(L.out, L.in, n, D.ptr.data(), D.idx.data(), D.w.data(), g, other, s);
         } else {
           gemm_launch(g, a, D.dw.data(), L.out, n, L.in, false, true, false, s);
@@ -497,6 +500,20 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
                           cfg.weight_decay, cfg.nesterov, s);
         if (L.b) masked_sgd_launch(L.out, D.b.data(), D.db.data(), D.vb.data(), nullptr, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov, s);
       }
+      if (regrow) {
+        // Drop and grow on the host arrays (the CPU epoch's code and random stream), then upload
+        // the new patterns: the device state comes back first, as for a pruning event.
+        download_all();
+        std::vector<std::vector<float>> grads(layers.size());
+        if (want_dense_grad)
+          for (size_t l = 0; l < layers.size(); ++l) {
+            grads[l].resize(static_cast<size_t>(layers[l].out * layers[l].in));
+            (dev[l].sparse ? dense_grad[l] : dev[l].dw).download(grads[l].data(), layers[l].out * layers[l].in);
+          }
+        regrowth.run(layers, grads);
+        upload_all();
+      }
+      regrowth.end_step(step);
       // The next batch is gathered while the GPU runs this step's backward and update.
       if (step + 1 < steps) stage(step + 1);
       book.end(step, n, loss, correct);

@@ -42,10 +42,10 @@ export interface TrainerOptions {
   seed?: number;
   /**
    * Where the epochs run: 'cpu' (default), 'cuda' (weights, masks and momentum stay on the GPU for
-   * each epoch; the CUDA build and a usable GPU) or 'auto' (the GPU when one is usable and the
-   * configuration runs there). The GPU epoch runs every pruning criterion, dropout, distillation
-   * and activation statistics; it does not run RigL/SET: 'cuda' with one of those is a RangeError,
-   * 'auto' then runs on the CPU. Evaluation and prediction run on the CPU.
+   * each epoch; the CUDA build and a usable GPU) or 'auto' (the GPU when one is usable). The GPU
+   * epoch runs everything the CPU epoch does (criteria,
+   * dropout, distillation, RigL/SET, activation statistics); evaluation and prediction run on the
+   * CPU.
    */
   device?: Device;
 }
@@ -163,26 +163,11 @@ export class Trainer {
     if (o.device !== undefined && !['cpu', 'cuda', 'auto'].includes(o.device as string)) throw rangeError('device', "'cpu', 'cuda' or 'auto'", o.device);
     this.model = model;
     this.options = o as TrainerOptions;
-    const why = o.device === 'cuda' ? this.gpuUnsupported() : undefined;
-    if (why) throw rangeError('device', `'cpu' or 'auto' with ${why}`, o.device);
   }
 
-  /** What keeps the epochs off the GPU (the GPU epoch's limits), or undefined. */
-  private gpuUnsupported(): string | undefined {
-    const o = this.options;
-    const p = o.pruning;
-    if (p && (p.schedule.kind === 'rigl' || p.schedule.kind === 'set')) return `the ${p.schedule.kind} schedule (dynamic sparse training runs on the CPU)`;
-    return undefined;
-  }
-
-  /** The device this fit's epochs run on. */
+  /** The device this fit's epochs run on (every configuration runs on either). */
   private epochDevice(): 'cpu' | 'cuda' {
-    const d = this.options.device;
-    if (d === undefined || d === 'cpu') return 'cpu';
-    const why = this.gpuUnsupported();
-    if (why && d === 'auto') return 'cpu';
-    if (why) throw rangeError('device', `'cpu' or 'auto' with ${why}`, d);
-    return resolveDevice(d);
+    return resolveDevice(this.options.device);
   }
 
   /** Per-layer targets of a planned event (scope and budget applied), as the native event. */

@@ -16,7 +16,7 @@ const i = info().cuda;
 const reason = !i.compiled ? 'this is the CPU build (npm run build:cuda)' : `no usable CUDA device${i.error ? `: ${i.error}` : ''}`;
 
 describe('the trainer\'s device option', () => {
-  it('rejects what the GPU epoch does not run, and unknown devices, before any work', () => {
+  it('takes every configuration on \'cuda\' and rejects unknown devices before any work', () => {
     const model = mlp([6, 5, 3]);
     const opt = { lr: 0.1 };
     expect(() => new Trainer(model, { optimizer: opt, device: 'gpu' as never })).toThrow(/'cpu', 'cuda' or 'auto'/);
@@ -24,7 +24,8 @@ describe('the trainer\'s device option', () => {
     expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', distillation: { teacher: mlp([6, 4, 3]) } })).not.toThrow();
     // Score criteria run on the GPU epoch: only a missing GPU can stop them (at fit).
     expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', pruning: { schedule: { kind: 'oneShot', sparsity: 0.5 }, criterion: 'taylor' } })).not.toThrow();
-    expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', pruning: { schedule: { kind: 'rigl', sparsity: 0.5 } } as TrainerOptions['pruning'] })).toThrow(/rigl/);
+    // RigL and SET run on the GPU epoch (regrowth on the host arrays between steps).
+    expect(() => new Trainer(model, { optimizer: opt, device: 'cuda', pruning: { schedule: { kind: 'rigl', sparsity: 0.5 } } as TrainerOptions['pruning'] })).not.toThrow();
     // Dropout runs on the GPU epoch too.
     const dropped = new Sequential([new Linear(6, 5), new ReLU(), new Dropout(0.2), new Linear(5, 3)]);
     expect(() => new Trainer(dropped, { optimizer: opt, device: 'cuda' })).not.toThrow();
@@ -116,6 +117,31 @@ describe.skipIf(!gpu)(`the GPU epoch (${gpu ? i.devices.find((d) => d.usable)!.n
       expect(Math.abs(lg - lc), `loss GPU ${lg} CPU ${lc}`).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(lc)));
       cpu.linears().forEach((l, k) => close(gpuModel.linears()[k].weight, l.weight, `distilled weight ${k} sparseBelow ${sparseBelow}`));
     }
+  });
+
+  it('RigL and SET on the GPU regrow as the CPU epoch does: constant sparsity, the CPU run\'s masks, zeros where pruned', async () => {
+    for (const kind of ['rigl', 'set'] as const)
+      for (const sparseBelow of [0, 1]) {
+        const r = caseRng();
+        const data = randomData(120, 12, 4, r);
+        const [cpu, gpuModel] = [mlp([12, 10, 4], 6), mlp([12, 10, 4], 6)];
+        for (const m of [cpu, gpuModel]) m.sparseBelow = sparseBelow;
+        const options = (device: 'cpu' | 'cuda'): TrainerOptions => ({
+          optimizer: { lr: 0.1, momentum: 0.9 }, pruning: { schedule: { kind, sparsity: 0.7, updateEvery: 3, fraction: 0.5 }, scope: 'layer' }, device, seed: 2,
+        });
+        await new Trainer(cpu, options('cpu')).fit(data, { epochs: 2, batchSize: 16 });
+        await new Trainer(gpuModel, options('cuda')).fit(data, { epochs: 2, batchSize: 16 });
+        gpuModel.linears().forEach((l, k) => {
+          const label = `${kind} layer ${k} sparseBelow ${sparseBelow}`;
+          expect(l.mask.reduce((a, b) => a + b, 0), label).toBe(l.mask.length - Math.round(0.7 * l.mask.length));
+          l.mask.forEach((m, q) => m || expect(Object.is(l.weight[q], 0), label).toBe(true));
+          // Both draw the CPU's random stream and rank the same quantities; weights and gradients
+          // summed in another order may swap a near-tied pair at one of the few regrowth events.
+          let differ = 0;
+          l.mask.forEach((m, q) => (differ += +(m !== cpu.linears()[k].mask[q])));
+          expect(differ, `${label}: mask entries that differ from the CPU run`).toBeLessThanOrEqual(4);
+        });
+      }
   });
 
   it('dropout on the GPU: reproducible for a seed, a different mask per seed, masked weights stay zero, accuracy in the CPU band', async () => {

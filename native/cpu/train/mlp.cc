@@ -422,6 +422,24 @@ void drop_and_grow(std::vector<Layer>& layers, const std::vector<std::vector<flo
 
 }  // namespace
 
+RegrowSchedule::RegrowSchedule(const EpochConfig& cfg) : cfg_(cfg), rng_state_(mix(cfg.seed, 3)) {}
+
+const RegrowEvent* RegrowSchedule::at(int64_t step) const {
+  return next_ < cfg_.regrow.size() && cfg_.regrow[next_].step == step ? &cfg_.regrow[next_] : nullptr;
+}
+
+void RegrowSchedule::run(std::vector<Layer>& layers, const std::vector<std::vector<float>>& dense_grads) {
+  const RegrowEvent& e = cfg_.regrow[next_];
+  Rng rng(rng_state_);
+  drop_and_grow(layers, dense_grads, e.fraction, e.random, rng);
+  rng_state_ = rng.s;
+  ++next_;
+}
+
+void RegrowSchedule::end_step(int64_t step) {
+  while (next_ < cfg_.regrow.size() && cfg_.regrow[next_].step <= step) ++next_;
+}
+
 void prune_now(std::vector<Layer>& layers, const PruneEvent& event, Criterion criterion) {
   std::vector<size_t> chosen;
   for (size_t l = 0; l < layers.size(); ++l)
@@ -568,8 +586,8 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
   plan_execution();
 
   const std::vector<int64_t> order = epoch_order(cfg.samples, cfg.seed, cfg.shuffle);
-  Rng dropout_rng(mix(cfg.seed, 2)), regrow_rng(mix(cfg.seed, 3));
-  size_t next_regrow = 0;
+  Rng dropout_rng(mix(cfg.seed, 2));
+  RegrowSchedule regrowth(cfg);
   std::vector<int32_t> labels(static_cast<size_t>(batch));
   std::vector<float> teacher_in;
 
@@ -581,7 +599,7 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
       const int64_t* idx = order.data() + first;
       gather_batch(cfg.x, features, idx, n, ws.act[0].data());
       for (int64_t j = 0; j < n; ++j) labels[static_cast<size_t>(j)] = cfg.y[idx[j]];
-      const bool regrow = next_regrow < cfg.regrow.size() && cfg.regrow[next_regrow].step == step;
+      const RegrowEvent* regrow = regrowth.at(step);
       forward_train(layers, sparse, n, &dropout_rng, ws);
       const float* teacher = nullptr;
       if (cfg.teacher) {
@@ -592,7 +610,7 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
       const double loss = loss_and_grad(ws.act[layers.size()].data(), labels.data(), classes, n, ws.g0.data(), teacher,
                                         cfg.alpha, cfg.temperature, correct);
       EpochSteps::check_loss(loss, step);
-      backward(layers, sparse, n, true, ws, regrow && !cfg.regrow[next_regrow].random);
+      backward(layers, sparse, n, true, ws, regrow && !regrow->random);
       const float lr = cfg.lr[step];
       for (size_t l = 0; l < layers.size(); ++l) {
         Layer& ly = layers[l];
@@ -608,11 +626,10 @@ EpochResult run_epoch(std::vector<Layer>& layers, const EpochConfig& cfg) {
       }
       if (regrow) {
         sync_dense();
-        drop_and_grow(layers, ws.dw, cfg.regrow[next_regrow].fraction, cfg.regrow[next_regrow].random, regrow_rng);
-        ++next_regrow;
+        regrowth.run(layers, ws.dw);
         plan_execution();
       }
-      while (next_regrow < cfg.regrow.size() && cfg.regrow[next_regrow].step <= step) ++next_regrow;
+      regrowth.end_step(step);
       book.end(step, n, loss, correct);
     }
   } catch (...) {

@@ -157,6 +157,24 @@ void log_validation(const std::vector<Layer>& layers, const EpochConfig& cfg, st
 // The epoch's sample order (seeded Fisher-Yates, or identity without shuffle).
 std::vector<int64_t> epoch_order(int64_t samples, uint64_t seed, bool shuffle);
 
+// The epoch's dynamic-sparse-training events (cfg.regrow) and their random stream, shared by the
+// CPU and GPU epochs: at(step) is the event due at this step (or null); run() drops the smallest
+// kept weights and grows as many inactive ones (by largest |dense gradient|, RigL, or at random,
+// SET) on the host arrays; end_step() skips events whose step has passed.
+class RegrowSchedule {
+ public:
+  explicit RegrowSchedule(const EpochConfig& cfg);
+  const RegrowEvent* at(int64_t step) const;
+  // dense_grads[l]: layer l's gradient at every entry [out * in] (unused for random regrowth).
+  void run(std::vector<Layer>& layers, const std::vector<std::vector<float>>& dense_grads);
+  void end_step(int64_t step);
+
+ private:
+  const EpochConfig& cfg_;
+  uint64_t rng_state_;
+  size_t next_ = 0;
+};
+
 // The bookkeeping around each step that every epoch shares: abort, the lottery-ticket snapshot,
 // the pruning events due (sorted by step), divergence, the result's counts and progress.
 class EpochSteps {
