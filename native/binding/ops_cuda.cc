@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "../core/errors.h"
 #include "../cpu/sparse/sparse.h"
@@ -152,17 +153,26 @@ void check_24(const float* a, int64_t m, int64_t k) {
     }
 }
 
-// m, k or n as cuSPARSELt's 2:4 BF16 product takes them: a multiple of 16.
-int64_t dim16(const Napi::Value& v, const char* name) {
-  const int64_t d = dim(v, name);
+// m, k or n as cuSPARSELt's 2:4 BF16 product takes them: a multiple of 16 (positive when `positive`).
+int64_t dim16(const Napi::Value& v, const char* name, bool positive = false) {
+  const int64_t d = positive ? positive_dim(v, name) : dim(v, name);
   if (d % 16 != 0) range_error("a multiple of 16 (cuSPARSELt 2:4 on BF16)", name, std::to_string(d));
   return d;
+}
+
+// cuSPARSELt's descriptors hold at most 2^31 - 1 elements of a 16-bit matrix.
+void check_24_sizes(int64_t m, int64_t k, int64_t n) {
+  constexpr int64_t kMax = (int64_t{1} << 31) - 1;
+  for (const auto& [rows, cols, name] : {std::tuple{m, k, "a"}, std::tuple{k, n, "b"}, std::tuple{m, n, "out"}})
+    if (rows * cols > kMax)
+      range_error("at most 2147483647 elements (cuSPARSELt)", name, std::to_string(rows) + "x" + std::to_string(cols));
 }
 
 // cudaSpmm24(a, b, m, k, n, out?)
 Task prepare_spmm_24(const Napi::CallbackInfo& info) {
   Task t;
   const int64_t m = dim16(info[2], "m"), k = dim16(info[3], "k"), n = dim16(info[4], "n");
+  check_24_sizes(m, k, n);
   const Array<float> a = dense_arg(info, t, 0, "a", m, k, "[m x k]");
   const Array<float> b = dense_arg(info, t, 1, "b", k, n, "[k x n]");
   const float *ad = a.data, *bd = b.data;
@@ -231,7 +241,8 @@ Task prepare_time(const Napi::CallbackInfo& info) {
 
 // cudaTimeSpmm24(m, k, n, repeat, warmup) -> times (ms)
 Task prepare_time_spmm_24(const Napi::CallbackInfo& info) {
-  const int64_t m = dim16(info[0], "m"), k = dim16(info[1], "k"), n = dim16(info[2], "n");
+  const int64_t m = dim16(info[0], "m", true), k = dim16(info[1], "k", true), n = dim16(info[2], "n", true);
+  check_24_sizes(m, k, n);
   const int repeat = static_cast<int>(positive_dim(info[3], "repeat"));
   const int warmup = static_cast<int>(dim(info[4], "warmup"));
   return timing_task(Task{}, [=] { return cuda::time_spmm_24(m, k, n, repeat, warmup); });

@@ -11,10 +11,13 @@ namespace shears::cuda {
 namespace {
 constexpr int kThreads = 256;
 
-__global__ void to_bf16_kernel(const float* __restrict__ in, __nv_bfloat16* __restrict__ out, int64_t count) {
+__global__ void to_bf16_kernel(const float* __restrict__ in, __nv_bfloat16* __restrict__ out, int64_t count,
+                               bool positive_zero) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    out[i] = __float2bfloat16_rn(in[i]);
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float v = in[i];
+    out[i] = __float2bfloat16_rn(positive_zero && v == 0.0f ? 0.0f : v);
+  }
 }
 
 __global__ void from_bf16_kernel(const __nv_bfloat16* __restrict__ in, float* __restrict__ out, int64_t count) {
@@ -24,9 +27,9 @@ __global__ void from_bf16_kernel(const __nv_bfloat16* __restrict__ in, float* __
 }
 }  // namespace
 
-void to_bf16_launch(const float* in, __nv_bfloat16* out, int64_t count, cudaStream_t stream) {
+void to_bf16_launch(const float* in, __nv_bfloat16* out, int64_t count, cudaStream_t stream, bool positive_zero) {
   if (count == 0) return;
-  to_bf16_kernel<<<grid_stride_blocks(count, kThreads), kThreads, 0, stream>>>(in, out, count);
+  to_bf16_kernel<<<grid_stride_blocks(count, kThreads), kThreads, 0, stream>>>(in, out, count, positive_zero);
   check_launch("to_bf16_kernel");
 }
 

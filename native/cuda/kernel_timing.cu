@@ -156,7 +156,7 @@ KernelTiming time_spmm_24(int64_t m, int64_t k, int64_t n, int repeat, int warmu
       }
     DeviceBuffer<float> staged(std::max(m * k, k * n));
     staged.upload(host.data(), m * k);
-    to_bf16_launch(staged.data(), a16.data(), m * k);
+    to_bf16_launch(staged.data(), a16.data(), m * k, nullptr, true);
     check(cudaStreamSynchronize(nullptr), "to_bf16_kernel");
     fill_pattern(staged.data(), k * n, 1000, -0.5f);
     to_bf16_launch(staged.data(), b16.data(), k * n);

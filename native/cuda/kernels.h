@@ -58,15 +58,17 @@ void gemm_launch(const float* a, const float* b, float* c, int64_t m, int64_t k,
 // Which dense GEMM gemm_launch uses: "cublas" or "shears".
 const char* gemm_backend();
 
-// FP32 <-> BF16 (round to nearest even) over `count` elements (convert.cu).
-void to_bf16_launch(const float* in, __nv_bfloat16* out, int64_t count, cudaStream_t stream = nullptr);
+// FP32 <-> BF16 (round to nearest even) over `count` elements (convert.cu); `positive_zero` writes
+// -0 as +0 (a 2:4 operand: zeros by value, whatever a library makes of the sign bit).
+void to_bf16_launch(const float* in, __nv_bfloat16* out, int64_t count, cudaStream_t stream = nullptr,
+                    bool positive_zero = false);
 void from_bf16_launch(const __nv_bfloat16* in, float* out, int64_t count, cudaStream_t stream = nullptr);
 
 // C[m x n] = A·B with A [m x k] 2:4 semi-structured (at most 2 nonzeros in every 4 consecutive
 // entries of a row) through cuSPARSELt (spmm_24.cu): A and B rounded to BF16 on the device, A
 // compressed, products summed in FP32, C rounded to BF16 and returned as FP32. m, k, n multiples of
-// 16 (the caller checks the shape and the pattern). Throws ERR_SHEARS_CUDA where the build has no
-// cuSPARSELt.
+// 16, each operand below 2^31 elements (the caller checks the shape and the pattern); an empty
+// product needs no library. Throws ERR_SHEARS_CUDA where the build has no cuSPARSELt.
 bool have_cusparselt();
 void require_cusparselt();  // throws ERR_SHEARS_CUDA, saying what to install, where there is none
 void spmm_24_host(const float* a, const float* b, int64_t m, int64_t k, int64_t n, float* c);

@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 
 #include "check.h"
@@ -44,16 +45,19 @@ void check_lt(cusparseStatus_t s, const char* what) {
                                                                 std::to_string(static_cast<int>(s)) + ")");
 }
 
-// One handle per thread, as for cuBLAS (gemm.cu): a handle is state tied to the current device, and
-// the addon's threads live as long as the process.
+// One handle per thread and device, as for cuBLAS (gemm.cu): a handle is state tied to the device
+// current when it was made, and the addon's threads live as long as the process.
 const cusparseLtHandle_t* lt_handle() {
-  thread_local cusparseLtHandle_t handle;
-  thread_local bool ready = false;
-  if (!ready) {
-    check_lt(cusparseLtInit(&handle), "cusparseLtInit");
-    ready = true;
+  thread_local std::map<int, cusparseLtHandle_t> handles;
+  int dev = 0;
+  check(cudaGetDevice(&dev), "cudaGetDevice");
+  auto it = handles.find(dev);
+  if (it == handles.end()) {
+    cusparseLtHandle_t h;
+    check_lt(cusparseLtInit(&h), "cusparseLtInit");
+    it = handles.emplace(dev, h).first;
   }
-  return &handle;
+  return &it->second;
 }
 
 // cuSPARSELt 0.5.2 renamed the 16-bit compute mode (FP32 accumulation either way).
@@ -72,11 +76,14 @@ struct Spmm24::Impl {
   cusparseLtMatmulDescriptor_t matmul{};
   cusparseLtMatmulAlgSelection_t alg{};
   cusparseLtMatmulPlan_t plan{};
-  bool have_a = false, have_b = false, have_c = false, have_plan = false;
+  bool have_a = false, have_b = false, have_c = false, have_alg = false, have_plan = false;
   DeviceBuffer<unsigned char> compressed, workspace;
 
   ~Impl() {
     if (have_plan) cusparseLtMatmulPlanDestroy(&plan);
+#if defined(CUSPARSELT_VERSION) && CUSPARSELT_VERSION >= 800
+    if (have_alg) cusparseLtMatmulAlgSelectionDestroy(&alg);  // 0.8 made the selection an owned object
+#endif
     if (have_c) cusparseLtMatDescriptorDestroy(&c);
     if (have_b) cusparseLtMatDescriptorDestroy(&b);
     if (have_a) cusparseLtMatDescriptorDestroy(&a);
@@ -102,6 +109,7 @@ Spmm24::Spmm24(const __nv_bfloat16* a16, int64_t m, int64_t k, int64_t n) : impl
              "cusparseLtMatmulDescriptorInit");
     check_lt(cusparseLtMatmulAlgSelectionInit(p.h, &p.alg, &p.matmul, CUSPARSELT_MATMUL_ALG_DEFAULT),
              "cusparseLtMatmulAlgSelectionInit");
+    p.have_alg = true;
     check_lt(cusparseLtMatmulPlanInit(p.h, &p.plan, &p.matmul, &p.alg), "cusparseLtMatmulPlanInit");
     p.have_plan = true;
     size_t workspace = 0, compressed = 0, scratch = 0;
@@ -160,11 +168,16 @@ void Spmm24::run(const __nv_bfloat16*, __nv_bfloat16*, cudaStream_t) { require_c
 void spmm_24_host(const float* a, const float* b, int64_t m, int64_t k, int64_t n, float* c) {
   require_usable();
   require_cusparselt();
+  if (m == 0 || n == 0) return;  // nothing to compute (and no empty descriptor for the library)
+  if (k == 0) {
+    std::fill(c, c + m * n, 0.0f);
+    return;
+  }
   DeviceBuffer<__nv_bfloat16> a16(m * k), b16(k * n), c16(m * n);
   {
     DeviceBuffer<float> staged(std::max(m * k, k * n));
     staged.upload(a, m * k);
-    to_bf16_launch(staged.data(), a16.data(), m * k);
+    to_bf16_launch(staged.data(), a16.data(), m * k, nullptr, true);
     staged.upload(b, k * n);  // synchronous: the conversion above has read A by then
     to_bf16_launch(staged.data(), b16.data(), k * n);
     check(cudaStreamSynchronize(nullptr), "to_bf16_kernel");

@@ -46,16 +46,17 @@ __global__ void score_kernel(int criterion, float* __restrict__ score, const flo
                              const float* __restrict__ g, int64_t count) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    // Rounded products and sums (no fused multiply-add), as the CPU's accumulate_score computes them.
     const float wi = w[i], gi = g[i];
     float s = 0.0f;
     switch (static_cast<tr::Criterion>(criterion)) {
       case tr::Criterion::kGradient: s = fabsf(gi); break;
-      case tr::Criterion::kTaylor: s = fabsf(wi * gi); break;
-      case tr::Criterion::kFisher: s = gi * gi; break;
-      case tr::Criterion::kMovement: s = -wi * gi; break;
+      case tr::Criterion::kTaylor: s = fabsf(__fmul_rn(wi, gi)); break;
+      case tr::Criterion::kFisher: s = __fmul_rn(gi, gi); break;
+      case tr::Criterion::kMovement: s = __fmul_rn(-wi, gi); break;
       case tr::Criterion::kNone: break;
     }
-    score[i] += s;
+    score[i] = __fadd_rn(score[i], s);
   }
 }
 
@@ -510,6 +511,7 @@ tr::EpochResult run_epoch(std::vector<tr::Layer>& layers, const tr::EpochConfig&
             grads[l].resize(static_cast<size_t>(layers[l].out * layers[l].in));
             (dev[l].sparse ? dense_grad[l] : dev[l].dw).download(grads[l].data(), layers[l].out * layers[l].in);
           }
+        device_current = false;  // the host arrays are the model from here until the upload succeeds
         regrowth.run(layers, grads);
         upload_all();
       }

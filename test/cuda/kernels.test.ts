@@ -183,6 +183,15 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
     }
     const dense = Float32Array.from({ length: 16 * 32 }, () => r() + 0.1);
     await expect(semiStructuredMatmulAsync(dense, new Float32Array(32 * 16), 16, 32, 16, { device: 'cuda' })).rejects.toThrow(/in row 0, columns 0\.\.3/);
+    // Empty products answer as on the CPU; -0 counts as zero in the pattern.
+    expect(semiStructuredMatmul(new Float32Array(0), new Float32Array(16 * 32), 0, 16, 32, { device: 'cuda' }).length).toBe(0);
+    expect(Array.from(semiStructuredMatmul(new Float32Array(0), new Float32Array(0), 16, 0, 16, { device: 'cuda', out: new Float32Array(256).fill(Number.NaN) }))).toEqual(new Array(256).fill(0));
+    const negZero = random24(16, 16).map((v) => (v === 0 ? -0 : v));
+    const bz = Float32Array.from({ length: 16 * 16 }, () => r() - 0.5);
+    const gz = semiStructuredMatmul(negZero, bz, 16, 16, 16, { device: 'cuda' }), wz = gemm(negZero, bz, 16, 16, 16);
+    const sz = gemm(negZero.map(Math.abs), bz.map(Math.abs), 16, 16, 16);
+    for (let q = 0; q < gz.length; q++) if (!(Math.abs(gz[q] - wz[q]) <= 1e-5 + 1.2e-2 * sz[q])) expect.fail(`-0 pattern: element ${q} is ${gz[q]}, expected ${wz[q]}`);
+    expect(() => native.cudaTimeSpmm24(0, 16, 16, 1, 0)).toThrow(RangeError);
     const t = native.cudaTimeSpmm24(256, 256, 256, 3, 1);
     expect(t.samples).toBeGreaterThanOrEqual(3);
     expect(t.min).toBeGreaterThan(0);
