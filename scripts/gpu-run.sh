@@ -33,7 +33,7 @@ case "$stage" in
     export SHEARS_BUILD=cuda
     log "compute-sanitizer: CUDA kernel tests"
     if command -v compute-sanitizer > /dev/null; then
-      compute-sanitizer --tool memcheck --print-limit 20 npx vitest run test/cuda/kernels.test.ts > "$out/sanitizer.log" 2>&1
+      compute-sanitizer --tool memcheck --target-processes all --print-limit 20 npx vitest run test/cuda/kernels.test.ts > "$out/sanitizer.log" 2>&1
       echo "sanitizer exit $?" | tee -a "$out/steps.log"
       grep -E "ERROR SUMMARY|Invalid|out of bounds" "$out/sanitizer.log" | head -20 | tee -a "$out/steps.log"
     else
