@@ -7,6 +7,23 @@
 
 namespace shears::simd {
 
+// perm[m] lists the set lanes of m, packed low, one byte per lane: compress()'s shuffle. Built at
+// compile time, so the loops that call compress() carry no static-initialisation guard (which made
+// the compiler keep their state in memory around a possible call: 3x slower).
+struct CompressTable {
+  uint64_t perm[256];
+  constexpr CompressTable() : perm{} {
+    for (unsigned m = 0; m < 256; ++m) {
+      uint64_t packed = 0;
+      int out = 0;
+      for (int l = 0; l < 8; ++l)
+        if (m & (1u << l)) packed |= static_cast<uint64_t>(l) << (8 * out++);
+      perm[m] = packed;
+    }
+  }
+};
+inline constexpr CompressTable kCompressTable{};
+
 struct Avx2 {
   using V = __m256;
   static constexpr int W = 8;
@@ -30,21 +47,7 @@ struct Avx2 {
     return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ)));
   }
   static int compress(V v, unsigned mask, int32_t base, float* val, int32_t* idx) {
-    // perm[m] lists the set lanes of m, packed low: one byte per lane.
-    struct Table {
-      uint64_t perm[256];
-      Table() {
-        for (unsigned m = 0; m < 256; ++m) {
-          uint64_t packed = 0;
-          int out = 0;
-          for (int l = 0; l < 8; ++l)
-            if (m & (1u << l)) packed |= static_cast<uint64_t>(l) << (8 * out++);
-          perm[m] = packed;
-        }
-      }
-    };
-    static const Table table;
-    const __m256i perm = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(table.perm[mask])));
+    const __m256i perm = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(kCompressTable.perm[mask])));
     _mm256_storeu_ps(val, _mm256_permutevar8x32_ps(v, perm));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx), _mm256_add_epi32(_mm256_set1_epi32(base), perm));
     return __builtin_popcount(mask);
