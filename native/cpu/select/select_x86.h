@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "../simd/vec_avx2.h"
 #include "select_kernels.h"
 
 namespace shears::cpu::kernels::x86 {
@@ -52,28 +53,10 @@ inline int64_t hsum(__m256i v) {
   return s;
 }
 
-// For each 8-bit lane mask: the lanes set, packed to the front (a byte each).
-struct CompressTable {
-  uint64_t lanes[256];
-  CompressTable() {
-    for (int m = 0; m < 256; ++m) {
-      uint64_t packed = 0;
-      int n = 0;
-      for (int j = 0; j < 8; ++j)
-        if (m & (1 << j)) packed |= static_cast<uint64_t>(j) << (8 * n++);
-      lanes[m] = packed;
-    }
-  }
-};
-inline const CompressTable& compress_table() {
-  static const CompressTable t;
-  return t;
-}
-
 // For each 8-bit lane mask: the 8 bytes 0/1 it stands for.
 struct ByteTable {
   uint64_t bytes[256];
-  ByteTable() {
+  constexpr ByteTable() : bytes{} {
     for (int m = 0; m < 256; ++m) {
       uint64_t b = 0;
       for (int j = 0; j < 8; ++j)
@@ -82,17 +65,15 @@ struct ByteTable {
     }
   }
 };
-inline const ByteTable& byte_table() {
-  static const ByteTable t;
-  return t;
-}
+inline constexpr ByteTable kByteTable{};
 
 template <bool Absolute, bool HasEl>
 void count_gather_x86(const float* sc, const uint8_t* el, int64_t begin, int64_t end, uint32_t lo, uint32_t hi,
                       uint32_t nan_key, SelectCounts& counts, std::vector<SelectCandidate>& out, uint8_t* mask) {
-  const ByteTable& bytes = byte_table();
+  const ByteTable& bytes = kByteTable;
   const KeyConsts c(nan_key);
-  const CompressTable& table = compress_table();
+  // simd::kCompressTable (vec_avx2.h): for each 8-bit lane mask, the set lanes packed to the front.
+  const simd::CompressTable& table = simd::kCompressTable;
   const __m256i slo = _mm256_set1_epi32(static_cast<int32_t>(lo ^ kFlip));
   const __m256i shi = _mm256_set1_epi32(static_cast<int32_t>(hi ^ kFlip));
   const __m256i step = _mm256_set1_epi32(8);
@@ -125,7 +106,7 @@ void count_gather_x86(const float* sc, const uint8_t* el, int64_t begin, int64_t
         const uint64_t keep = bytes.bytes[bits_of(_mm256_andnot_si256(lt, e))];
         std::memcpy(mask + i, &keep, sizeof keep);
       }
-      const __m256i perm = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(table.lanes[inside])));
+      const __m256i perm = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(table.perm[inside])));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(stage_key + staged), _mm256_permutevar8x32_epi32(skey, perm));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(stage_pos + staged), _mm256_permutevar8x32_epi32(pos, perm));
       staged += _mm_popcnt_u32(static_cast<unsigned>(inside));
