@@ -11,7 +11,8 @@
 //   cudaCsrSddmm(rows, cols, rowPtr, colIdx, values, x, y, n, out?) -> Float32Array [nnz]
 //   cudaMaskedSgd(w, g, v, mask?, lr, momentum, weightDecay, nesterov)
 //   cudaSelectSmallest(...) (registered by ops_select.cc in CUDA builds; a stub here otherwise)
-//   new DeviceCsr(rows, cols, rowPtr, colIdx, values): a resident CSR; .matmul(b, n, out?), .matmulAsync, .dispose(), .bytes
+//   new DeviceCsr(rows, cols, rowPtr, colIdx, values): a resident CSR; .matmul(b, n, out?), .matmulT(b, n, out?),
+//     .matvec(x, out?), .sddmm(x, y, n, out?) (values over its pattern), each with an Async twin; .dispose(), .bytes
 //   cudaMemory() -> { inUse, cached }   cudaEmptyCache()
 //   cudaTimeKernel(kernel, rows, cols, rowPtr, colIdx, values, n, repeat, warmup) -> kernel-only times (ms)
 //   cudaTimeBsr(bsr..., n, precision, repeat, warmup), cudaTimeGemm(m, k, n, tf32, repeat, warmup) -> times (ms)
@@ -289,7 +290,14 @@ class DeviceCsr : public Napi::ObjectWrap<DeviceCsr> {
 
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "DeviceCsr",
-                       {InstanceMethod<&DeviceCsr::Matmul>("matmul"), InstanceMethod<&DeviceCsr::MatmulAsync>("matmulAsync"),
+                       {InstanceMethod<&DeviceCsr::RunSync<Op::kMatmul>>("matmul"),
+                        InstanceMethod<&DeviceCsr::RunAsync<Op::kMatmul>>("matmulAsync"),
+                        InstanceMethod<&DeviceCsr::RunSync<Op::kMatmulT>>("matmulT"),
+                        InstanceMethod<&DeviceCsr::RunAsync<Op::kMatmulT>>("matmulTAsync"),
+                        InstanceMethod<&DeviceCsr::RunSync<Op::kMatvec>>("matvec"),
+                        InstanceMethod<&DeviceCsr::RunAsync<Op::kMatvec>>("matvecAsync"),
+                        InstanceMethod<&DeviceCsr::RunSync<Op::kSddmm>>("sddmm"),
+                        InstanceMethod<&DeviceCsr::RunAsync<Op::kSddmm>>("sddmmAsync"),
                         InstanceMethod<&DeviceCsr::Dispose>("dispose"), InstanceAccessor<&DeviceCsr::Bytes>("bytes")});
   }
 
@@ -325,28 +333,55 @@ class DeviceCsr : public Napi::ObjectWrap<DeviceCsr> {
     return state_;
   }
 
-  Task matmul_task(const Napi::CallbackInfo& info) {
+  enum class Op { kMatmul, kMatmulT, kMatvec, kSddmm };
+
+  // matmul(b [cols x n], n, out?) -> [rows x n]; matmulT(b [rows x n], n, out?) -> [cols x n];
+  // matvec(x [cols], out?) -> [rows]; sddmm(x [rows x n], y [cols x n], n, out?) -> [nnz].
+  template <Op OP>
+  Task product_task(const Napi::CallbackInfo& info) {
     auto s = live(info.Env());
     Task t;
     t.pin(info.This());
-    const Array<float> b = f32(info[0], "b");
-    const int64_t n = dim(info[1], "n");
-    expect_length(b, checked_product(s->cols, n, "b"), "b", "[cols x n]");
+    const bool sddmm = OP == Op::kSddmm, vec = OP == Op::kMatvec;
+    const int64_t n = vec ? 1 : dim(info[sddmm ? 2 : 1], "n");
+    const int64_t in_rows = OP == Op::kMatmulT || sddmm ? s->rows : s->cols;
+    const int64_t out_count = sddmm ? s->nnz : checked_product(OP == Op::kMatmulT ? s->cols : s->rows, n, "out");
+    const char* in_name = vec || sddmm ? "x" : "b";
+    const Array<float> b = f32(info[0], in_name);
+    expect_length(b, checked_product(in_rows, n, in_name), in_name,
+                  vec ? "[cols]" : OP == Op::kMatmul ? "[cols x n]" : "[rows x n]");
     t.pin(b.handle);
-    const Array<float> out = output(info.Env(), info[2], checked_product(s->rows, n, "out"), "out", "[rows x n]", {{b.data, b.bytes()}});
+    Array<float> y;
+    if (sddmm) {
+      y = f32(info[1], "y");
+      expect_length(y, checked_product(s->cols, n, "y"), "y", "[cols x n]");
+      t.pin(y.handle);
+    }
+    const char* shape = sddmm ? "[nnz]" : vec ? "[rows]" : OP == Op::kMatmulT ? "[cols x n]" : "[rows x n]";
+    const Napi::Value out_arg = info[vec ? 1 : sddmm ? 3 : 2];
+    const Array<float> out = output(info.Env(), out_arg, out_count, "out", shape, {{b.data, b.bytes()}, {y.data, y.bytes()}});
     const size_t slot = t.pin(out.handle);
-    const float* bd = b.data;
+    const float *bd = b.data, *yd = y.data;
     float* od = out.data;
-    t.run = [s, bd, n, od] { cuda::csr_spmm_device_a(s->rows, s->cols, s->csr.ptr.data(), s->csr.idx.data(), s->csr.val.data(), bd, n, od, s->order.data()); };
+    t.run = [s, bd, yd, n, od] {
+      const cuda::DeviceSparse& d = s->csr;
+      if constexpr (OP == Op::kMatmul)
+        cuda::csr_spmm_device_a(s->rows, s->cols, d.ptr.data(), d.idx.data(), d.val.data(), bd, n, od, s->order.data());
+      else if constexpr (OP == Op::kMatmulT) cuda::csr_spmmt_device_a(s->rows, s->cols, d, bd, n, od);
+      else if constexpr (OP == Op::kMatvec) cuda::csr_spmv_device_a(s->rows, s->cols, d, bd, od);
+      else cuda::csr_sddmm_device_a(s->rows, s->cols, s->nnz, d, bd, yd, n, od);
+    };
     t.finish = [slot](Napi::Env, Task& self) { return self.pinned(slot); };
     return t;
   }
 
-  Napi::Value Matmul(const Napi::CallbackInfo& info) {
-    return run_sync(info, [](const Napi::CallbackInfo& i) { return Unwrap(i.This().As<Napi::Object>())->matmul_task(i); });
+  template <Op OP>
+  Napi::Value RunSync(const Napi::CallbackInfo& info) {
+    return run_sync(info, [](const Napi::CallbackInfo& i) { return Unwrap(i.This().As<Napi::Object>())->product_task<OP>(i); });
   }
-  Napi::Value MatmulAsync(const Napi::CallbackInfo& info) {
-    return run_async(info, [](const Napi::CallbackInfo& i) { return Unwrap(i.This().As<Napi::Object>())->matmul_task(i); });
+  template <Op OP>
+  Napi::Value RunAsync(const Napi::CallbackInfo& info) {
+    return run_async(info, [](const Napi::CallbackInfo& i) { return Unwrap(i.This().As<Napi::Object>())->product_task<OP>(i); });
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {

@@ -114,6 +114,13 @@ struct BsrOperands {
 void csr_spmm_device_a(int64_t rows, int64_t cols, const int32_t* ptr, const int32_t* idx, const float* val,
                        const float* b, int64_t n, float* c, const int32_t* order = nullptr);
 
+// The same with A resident (`d`, rows x cols, nnz entries): y = A·x, C = Aᵀ·B (B [rows x n]) and
+// SDDMM over A's pattern (x [rows x n], y [cols x n], out [nnz]), operands in host memory.
+void csr_spmv_device_a(int64_t rows, int64_t cols, const DeviceSparse& d, const float* x, float* y);
+void csr_spmmt_device_a(int64_t rows, int64_t cols, const DeviceSparse& d, const float* b, int64_t n, float* c);
+void csr_sddmm_device_a(int64_t rows, int64_t cols, int64_t nnz, const DeviceSparse& d, const float* x, const float* y,
+                        int64_t n, float* out);
+
 // Host entries: arrays in host memory, validated views (the caller validates).
 void csr_spmm_host(const cpu::CsrView& a, const float* b, int64_t n, float* c);
 void csr_sddmm_host(const cpu::CsrView& p, const float* x, const float* y, int64_t n, float* out);

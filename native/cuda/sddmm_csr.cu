@@ -37,15 +37,21 @@ void csr_sddmm_launch(int64_t rows, int64_t n, const int32_t* ptr, const int32_t
   check_launch("csr_sddmm_kernel");
 }
 
+void csr_sddmm_device_a(int64_t rows, int64_t cols, int64_t nnz, const DeviceSparse& d, const float* x, const float* y,
+                        int64_t n, float* out) {
+  require_usable();
+  DeviceBuffer<float> dx(rows * n), dy(cols * n), dout(nnz);
+  dx.upload(x, rows * n);
+  dy.upload(y, cols * n);
+  csr_sddmm_launch(rows, n, d.ptr.data(), d.idx.data(), dx.data(), dy.data(), dout.data());
+  dout.download(out, nnz);
+}
+
 void csr_sddmm_host(const cpu::CsrView& p, const float* x, const float* y, int64_t n, float* out) {
   require_usable();
   const int64_t nnz = p.nnz();
-  DeviceSparse d(p.ptr, p.rows + 1, p.idx, nnz, nullptr, 0);  // the pattern: no values
-  DeviceBuffer<float> dx(p.rows * n), dy(p.cols * n), dout(nnz);
-  dx.upload(x, p.rows * n);
-  dy.upload(y, p.cols * n);
-  csr_sddmm_launch(p.rows, n, d.ptr.data(), d.idx.data(), dx.data(), dy.data(), dout.data());
-  dout.download(out, nnz);
+  // The pattern only: no values.
+  csr_sddmm_device_a(p.rows, p.cols, nnz, DeviceSparse(p.ptr, p.rows + 1, p.idx, nnz, nullptr, 0), x, y, n, out);
 }
 
 }  // namespace shears::cuda

@@ -52,14 +52,18 @@ void csr_spmmt_launch(int64_t rows, int64_t cols, int64_t n, const int32_t* ptr,
   check_launch("csr_spmmt_kernel");
 }
 
+void csr_spmmt_device_a(int64_t rows, int64_t cols, const DeviceSparse& d, const float* b, int64_t n, float* c) {
+  require_usable();
+  DeviceBuffer<float> db(rows * n), dc(cols * n);
+  db.upload(b, rows * n);
+  csr_spmmt_launch(rows, cols, n, d.ptr.data(), d.idx.data(), d.val.data(), db.data(), dc.data());
+  dc.download(c, cols * n);
+}
+
 void csr_spmmt_host(const cpu::CsrView& a, const float* b, int64_t n, float* c) {
   require_usable();
   const int64_t nnz = a.nnz();
-  DeviceSparse d(a.ptr, a.rows + 1, a.idx, nnz, a.val, nnz);
-  DeviceBuffer<float> db(a.rows * n), dc(a.cols * n);
-  db.upload(b, a.rows * n);
-  csr_spmmt_launch(a.rows, a.cols, n, d.ptr.data(), d.idx.data(), d.val.data(), db.data(), dc.data());
-  dc.download(c, a.cols * n);
+  csr_spmmt_device_a(a.rows, a.cols, DeviceSparse(a.ptr, a.rows + 1, a.idx, nnz, a.val, nnz), b, n, c);
 }
 
 }  // namespace shears::cuda

@@ -31,14 +31,18 @@ void csr_spmv_launch(int64_t rows, const int32_t* ptr, const int32_t* idx, const
   check_launch("csr_spmv_kernel");
 }
 
+void csr_spmv_device_a(int64_t rows, int64_t cols, const DeviceSparse& d, const float* x, float* y) {
+  require_usable();
+  DeviceBuffer<float> dx(cols), dy(rows);
+  dx.upload(x, cols);
+  csr_spmv_launch(rows, d.ptr.data(), d.idx.data(), d.val.data(), dx.data(), dy.data());
+  dy.download(y, rows);  // synchronises: execution errors surface here, checked
+}
+
 void csr_spmv_host(const cpu::CsrView& a, const float* x, float* y) {
   require_usable();
   const int64_t nnz = a.nnz();
-  DeviceSparse d(a.ptr, a.rows + 1, a.idx, nnz, a.val, nnz);
-  DeviceBuffer<float> dx(a.cols), dy(a.rows);
-  dx.upload(x, a.cols);
-  csr_spmv_launch(a.rows, d.ptr.data(), d.idx.data(), d.val.data(), dx.data(), dy.data());
-  dy.download(y, a.rows);  // synchronises: execution errors surface here, checked
+  csr_spmv_device_a(a.rows, a.cols, DeviceSparse(a.ptr, a.rows + 1, a.idx, nnz, a.val, nnz), x, y);
 }
 
 }  // namespace shears::cuda

@@ -6,6 +6,7 @@
  * @example
  * using w = csr.toDevice();                 // needs the CUDA build and a usable GPU
  * const y = await w.matmulAsync(x, 256);    // x uploaded, the product run, y downloaded
+ * const g = w.matmulT(dy, 256);             // also matvec and sddmmValues, each with an Async twin
  */
 import { optionsObject } from '../errors.js';
 import { native, withCallerStack } from '../native.js';
@@ -14,6 +15,12 @@ import { resolveDevice } from '../tensor/device.js';
 interface NativeDeviceCsr {
   matmul(b: Float32Array, n: number, out?: Float32Array): Float32Array;
   matmulAsync(b: Float32Array, n: number, out?: Float32Array): Promise<Float32Array>;
+  matmulT(b: Float32Array, n: number, out?: Float32Array): Float32Array;
+  matmulTAsync(b: Float32Array, n: number, out?: Float32Array): Promise<Float32Array>;
+  matvec(x: Float32Array, out?: Float32Array): Float32Array;
+  matvecAsync(x: Float32Array, out?: Float32Array): Promise<Float32Array>;
+  sddmm(x: Float32Array, y: Float32Array, n: number, out?: Float32Array): Float32Array;
+  sddmmAsync(x: Float32Array, y: Float32Array, n: number, out?: Float32Array): Promise<Float32Array>;
   dispose(): void;
   readonly bytes: number;
 }
@@ -46,6 +53,36 @@ export class DeviceCsrMatrix implements Disposable {
 
   matmulAsync(b: Float32Array, n: number, options?: { out?: Float32Array }): Promise<Float32Array> {
     return withCallerStack(async () => this.#native.matmulAsync(b, n, optionsObject(options).out));
+  }
+
+  /** C = Aᵀ·B on the GPU, B `[rows, n]` from host memory, C `[cols, n]` back (the backward pass). */
+  matmulT(b: Float32Array, n: number, options?: { out?: Float32Array }): Float32Array {
+    return this.#native.matmulT(b, n, optionsObject(options).out);
+  }
+
+  matmulTAsync(b: Float32Array, n: number, options?: { out?: Float32Array }): Promise<Float32Array> {
+    return withCallerStack(async () => this.#native.matmulTAsync(b, n, optionsObject(options).out));
+  }
+
+  /** y = A·x on the GPU, x `[cols]` from host memory, y `[rows]` back. */
+  matvec(x: Float32Array, options?: { out?: Float32Array }): Float32Array {
+    return this.#native.matvec(x, optionsObject(options).out);
+  }
+
+  matvecAsync(x: Float32Array, options?: { out?: Float32Array }): Promise<Float32Array> {
+    return withCallerStack(async () => this.#native.matvecAsync(x, optionsObject(options).out));
+  }
+
+  /**
+   * SDDMM over this matrix's pattern on the GPU: `dot(x[i, :], y[j, :])` at each stored `(i, j)`,
+   * in storage order (`nnz` values); x is `[rows, n]`, y `[cols, n]` (see {@link sddmm}).
+   */
+  sddmmValues(x: Float32Array, y: Float32Array, n: number, options?: { out?: Float32Array }): Float32Array {
+    return this.#native.sddmm(x, y, n, optionsObject(options).out);
+  }
+
+  sddmmValuesAsync(x: Float32Array, y: Float32Array, n: number, options?: { out?: Float32Array }): Promise<Float32Array> {
+    return withCallerStack(async () => this.#native.sddmmAsync(x, y, n, optionsObject(options).out));
   }
 
   /** Frees the device memory (after an in-flight product, if one runs); later calls throw. */

@@ -226,7 +226,7 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
     }
   });
 
-  it('a resident device CSR multiplies like the CPU, reports its bytes and frees on dispose', async () => {
+  it('a resident device CSR runs matmul, matmulT, matvec and SDDMM like the CPU, reports its bytes and frees on dispose', async () => {
     const r = caseRng();
     const a = randomCsr(300, 200, 0.1, r);
     const b = Float32Array.from({ length: 200 * 40 }, () => r() - 0.5);
@@ -236,12 +236,26 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
       expect(d.bytes).toBe((2 * 300 + 1 + 2 * a.nnz) * 4); // rowPtr, the row order, colIdx, values
       expectClose(d.matmul(b, 40), a.matmul(b, 40), 'resident spmm', 1e-4);
       expectClose(await d.matmulAsync(b, 40), a.matmul(b, 40), 'resident spmm async', 1e-4);
+      const bt = Float32Array.from({ length: 300 * 24 }, () => r() - 0.5);
+      expectClose(d.matmulT(bt, 24, { out: new Float32Array(200 * 24).fill(Number.NaN) }), a.matmulT(bt, 24), 'resident spmmT', 1e-4);
+      expectClose(await d.matmulTAsync(bt, 24), a.matmulT(bt, 24), 'resident spmmT async', 1e-4);
+      const x = Float32Array.from({ length: 200 }, () => r() - 0.5);
+      expectClose(d.matvec(x), a.matvec(x), 'resident spmv', 1e-4);
+      expectClose(await d.matvecAsync(x, { out: new Float32Array(300).fill(Number.NaN) }), a.matvec(x), 'resident spmv async', 1e-4);
+      const xs = Float32Array.from({ length: 300 * 16 }, () => r() - 0.5), ys = Float32Array.from({ length: 200 * 16 }, () => r() - 0.5);
+      expectClose(d.sddmmValues(xs, ys, 16), sddmm(a, xs, ys, 16).values, 'resident sddmm', 1e-4);
+      expectClose(await d.sddmmValuesAsync(xs, ys, 16), sddmm(a, xs, ys, 16).values, 'resident sddmm async', 1e-4);
+      // Shapes are checked against the resident matrix, naming the argument.
+      expect(() => d.matvec(new Float32Array(199))).toThrow(/length 200 \(\[cols\]\) for x/);
+      expect(() => d.matmulT(b, 40)).toThrow(/\[rows x n\]\) for b/);
+      expect(() => d.sddmmValues(xs, xs, 16)).toThrow(/\[cols x n\]\) for y/);
       expect(native.cudaMemory().inUse).toBeGreaterThan(before);
     }
     expect(native.cudaMemory().inUse).toBe(before);
     const d2 = a.toDevice();
     d2.dispose();
     expect(() => d2.matmul(b, 40)).toThrow(/disposed/);
+    expect(() => d2.matvec(new Float32Array(200))).toThrow(/disposed/);
   });
 
   it('kernel-only timing (shears bench --device cuda) returns sane figures', () => {
