@@ -99,5 +99,12 @@ describe('shears bench', () => {
     expect(high.candidates.find((c) => c.format === 'bsr:16x16')!.skipped).toMatch(/fill/);
     expectThrows(() => advise(a, 0), RangeError, 'n');
     expectThrows(() => advise(a, 4, { candidates: ['ell' as 'csr'] }), RangeError, 'candidates');
+    expectThrows(() => advise(a, 4, { device: 'tpu' as never }), RangeError, 'device');
+    expectThrows(() => advise(a, 4, { precision: 'fp8' as never }), RangeError, 'precision');
+    // 'auto' without a usable GPU advises for the CPU (the cache key says so: the answer is the CPU one).
+    if (!cudaUsable()) {
+      expect(advise(a, 32, { candidates: ['csr', 'dense', 'bsr:8x8', 'bsr:3x3'], maxFill: 0.2, minMs: 2, device: 'auto' }).cached).toBe(true);
+      expect(() => advise(a, 32, { device: 'cuda' })).toThrow(expect.objectContaining({ code: 'ERR_SHEARS_CUDA' }));
+    }
   });
 });

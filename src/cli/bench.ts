@@ -193,7 +193,7 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
     }
     for (const n of ns) {
       if (kernel === 'advise') {
-        const r = advise(a, n, { minMs: 20 });
+        const r = advise(a, n, { minMs: 20, device: gpu ? 'cuda' : 'cpu', precision });
         advice.push({ file, n, best: r.best, candidates: r.candidates });
         continue;
       }

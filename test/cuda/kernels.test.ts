@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 
 import {
-  BsrMatrix, bsrKernelPath, CsrMatrix, cudaUsable, gemm, gemmAsync, info, prune, sddmm, sddmmAsync, selectSmallest, semiStructuredMatmul,
+  advise, BsrMatrix, bsrKernelPath, CsrMatrix, cudaUsable, gemm, gemmAsync, info, prune, sddmm, sddmmAsync, selectSmallest, semiStructuredMatmul,
   semiStructuredMatmulAsync, Tensor,
 } from '../../src/index.js';
 import { native } from '../../src/native.js';
@@ -256,6 +256,22 @@ describe.skipIf(!gpu)(`CUDA kernels (${gpu ? i.devices.find((d) => d.usable)!.na
     d2.dispose();
     expect(() => d2.matmul(b, 40)).toThrow(/disposed/);
     expect(() => d2.matvec(new Float32Array(200))).toThrow(/disposed/);
+  });
+
+  it('the format advisor measures the GPU kernels (kernel-only) and caches per GPU and precision', () => {
+    const r = caseRng();
+    const d = new Float32Array(256 * 256);
+    for (let I = 0; I < 16; I++) for (let J = 0; J < 16; J++) if (r() < 0.2) for (let i = 0; i < 16; i++) for (let j = 0; j < 16; j++) d[(I * 16 + i) * 256 + J * 16 + j] = r() - 0.5;
+    const a = CsrMatrix.fromDense(d, 256, 256);
+    for (const precision of ['fp32', 'tf32'] as const) {
+      const first = advise(a, 64, { device: 'cuda', precision, candidates: ['csr', 'dense', 'bsr:16x16', 'bsr:3x3'] });
+      expect(first.cached).toBe(false);
+      for (const c of first.candidates) if (c.format !== 'bsr:3x3') expect(c.ms, `${precision} ${c.format}`).toBeGreaterThan(0);
+      expect(first.candidates.find((c) => c.format === 'bsr:3x3')!.skipped).toMatch(/does not divide/);
+      const fastest = Math.min(...first.candidates.filter((c) => c.ms !== undefined).map((c) => c.ms!));
+      expect(first.candidates.find((c) => c.format === first.best)!.ms).toBe(fastest);
+      expect(advise(a, 64, { device: 'cuda', precision, candidates: ['csr', 'dense', 'bsr:16x16', 'bsr:3x3'] }).cached).toBe(true);
+    }
   });
 
   it('kernel-only timing (shears bench --device cuda) returns sane figures', () => {
