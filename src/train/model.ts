@@ -35,7 +35,7 @@ export class Linear {
    * Inference plan cached on first use (see Sequential.invalidate): the kept fraction and, for a
    * layer that runs sparse, the CSR of its kept weights.
    */
-  inference?: { density: number; csr?: CsrMatrix; auto?: Map<number, boolean> };
+  inference?: { density: number; csr?: CsrMatrix; auto?: Map<string, boolean> };
 
   constructor(inFeatures: number, outFeatures: number, options?: { bias?: boolean }) {
     for (const [name, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
@@ -170,9 +170,10 @@ export class Sequential {
 
   /**
    * Whether each linear layer runs CSR for batches of `batch`: by density, or with 'auto' by the
-   * advisor (timed once per layer and batch size until the weights change).
+   * advisor (timed once per layer, batch size and device until the weights change; on 'cuda' the
+   * GPU kernels, as the GPU epoch runs them).
    */
-  executionPlan(batch: number): boolean[] {
+  executionPlan(batch: number, device: 'cpu' | 'cuda' = 'cpu'): boolean[] {
     return this.linears().map((l) => {
       if (!l.inference) {
         let kept = 0;
@@ -180,12 +181,13 @@ export class Sequential {
         l.inference = { density: kept / l.mask.length };
       }
       if (this.sparseExecution === 'density') return l.inference.density <= this.sparseBelow;
-      const auto = (l.inference.auto ??= new Map());
-      if (!auto.has(batch)) {
+      const auto = (l.inference.auto ??= new Map<string, boolean>());
+      const key = `${device}:${batch}`;
+      if (!auto.has(key)) {
         const csr = (l.inference.csr ??= CsrMatrix.fromDense(l.weight, l.outFeatures, l.inFeatures, { mask: l.mask }));
-        auto.set(batch, advise(csr, batch, { candidates: ['csr', 'dense'], minMs: 5 }).best === 'csr');
+        auto.set(key, advise(csr, batch, { candidates: ['csr', 'dense'], minMs: 5, device }).best === 'csr');
       }
-      return auto.get(batch)!;
+      return auto.get(key)!;
     });
   }
 

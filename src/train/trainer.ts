@@ -252,7 +252,7 @@ export class Trainer {
           for (let s = 0; s < stepsPerEpoch; s++) lr[s] = learningRate(opt.lr, first + s, stepsPerEpoch, epochs, this.options.lrSchedule);
           // Only-pruned fine-tuning freezes the layers no schedule touches.
           // 'auto' execution: the advisor's choice per layer for this epoch's batch size.
-          const plan = model.sparseExecution === 'auto' ? model.executionPlan(batch) : undefined;
+          const plan = model.sparseExecution === 'auto' ? model.executionPlan(batch, device) : undefined;
           const layers = model.nativeLayers(true).map((l, i) => ({
             ...l,
             execution: plan ? (plan[i] ? 1 : 0) : -1,
