@@ -134,7 +134,7 @@ Task prepare_bsr_path(const Napi::CallbackInfo& info) {
   Task t;
   t.run = [=] {
     cuda::require_usable();
-    *path = cuda::bsr_spmm_path(br, bc, n, precision);
+    *path = cuda::bsr_kernel_name(cuda::bsr_spmm_kernel(br, bc, n, precision));
   };
   t.finish = [path](Napi::Env env, Task&) { return Napi::String::New(env, *path); };
   return t;

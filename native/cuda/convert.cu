@@ -6,6 +6,7 @@
 #include "check.h"
 #include "kernels.h"
 #include "launch.cuh"
+#include "memory.h"
 
 namespace shears::cuda {
 namespace {
@@ -37,6 +38,15 @@ void from_bf16_launch(const __nv_bfloat16* in, float* out, int64_t count, cudaSt
   if (count == 0) return;
   from_bf16_kernel<<<grid_stride_blocks(count, kThreads), kThreads, 0, stream>>>(in, out, count);
   check_launch("from_bf16_kernel");
+}
+
+void upload_bf16(const float* host, int64_t count, __nv_bfloat16* dst, bool positive_zero) {
+  if (count == 0) return;
+  DeviceBuffer<float> staged(count);
+  staged.upload(host, count);
+  to_bf16_launch(staged.data(), dst, count, nullptr, positive_zero);
+  // The staging block goes back to the cache below: let the conversion finish with it first.
+  check(cudaStreamSynchronize(nullptr), "to_bf16_kernel");
 }
 
 }  // namespace shears::cuda

@@ -154,10 +154,8 @@ KernelTiming time_spmm_24(int64_t m, int64_t k, int64_t n, int repeat, int warmu
         const bool kept = (j % 4) == (i % 2) || (j % 4) == (i % 2) + 2;
         host[static_cast<size_t>(q)] = kept ? static_cast<float>((static_cast<uint64_t>(q) * 2654435761u) % 1000) / 1000.0f + 0.25f : 0.0f;
       }
-    DeviceBuffer<float> staged(std::max(m * k, k * n));
-    staged.upload(host.data(), m * k);
-    to_bf16_launch(staged.data(), a16.data(), m * k, nullptr, true);
-    check(cudaStreamSynchronize(nullptr), "to_bf16_kernel");
+    upload_bf16(host.data(), m * k, a16.data(), true);
+    DeviceBuffer<float> staged(k * n);
     fill_pattern(staged.data(), k * n, 1000, -0.5f);
     to_bf16_launch(staged.data(), b16.data(), k * n);
     check(cudaStreamSynchronize(nullptr), "to_bf16_kernel");

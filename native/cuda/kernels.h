@@ -40,17 +40,15 @@ void csr_spmv_launch(int64_t rows, const int32_t* ptr, const int32_t* idx, const
 // into C[idx, :] with atomics (the summation order differs between runs).
 void csr_spmmt_launch(int64_t rows, int64_t cols, int64_t n, const int32_t* ptr, const int32_t* idx,
                       const float* val, const float* b, float* c, cudaStream_t stream = nullptr);
-// C[rows x n] = A·B for a BSR A (block br x bc, values row-major per block), spmm_bsr.cu. The
-// launcher runs TF32 tensor cores when `tensor_cores`, the device has them (sm_80+) and the shape
-// allows (bsr_tensor_core_shape), else one thread per output column of a block row; the BF16
-// tensor-core path needs converted operands, which BsrOperands holds.
+// C[rows x n] = A·B for a BSR A (block br x bc, values row-major per block), spmm_bsr.cu: on TF32
+// or BF16 tensor cores, or one thread per output column of a block row on CUDA cores.
 enum class BsrPrecision { fp32, tf32, bf16 };
-bool bsr_tensor_core_shape(int64_t br, int64_t bc, int64_t n, BsrPrecision precision);
-// The kernel a product of this shape runs on the current device: "tf32-mma", "bf16-mma" or "fp32"
-// (tensor cores only when asked for, the shape allows and the device and the loaded code are sm_80+).
-const char* bsr_spmm_path(int64_t br, int64_t bc, int64_t n, BsrPrecision precision);
-void bsr_spmm_launch(const cpu::BsrView& shape, const int32_t* ptr, const int32_t* idx, const float* val,
-                     const float* b, int64_t n, float* c, bool tensor_cores, cudaStream_t stream = nullptr);
+enum class BsrKernel { kFp32, kTf32, kBf16 };
+// The kernel a product of this shape runs on the current device: tensor cores only when asked for,
+// the shape allows (block rows 16..64; block columns and n multiples of 8 for TF32, 16 for BF16)
+// and the device and the loaded code are sm_80+. bsr_kernel_name: "tf32-mma", "bf16-mma", "fp32".
+BsrKernel bsr_spmm_kernel(int64_t br, int64_t bc, int64_t n, BsrPrecision precision);
+const char* bsr_kernel_name(BsrKernel kernel);
 // Dense C[m x n] = op(A)·op(B), row-major (gemm.cu): cuBLAS when the build found it (TF32 tensor
 // ops only when `tf32`), else shears' tiled SGEMM kernel (FP32).
 void gemm_launch(const float* a, const float* b, float* c, int64_t m, int64_t k, int64_t n, bool trans_a,
@@ -63,6 +61,9 @@ const char* gemm_backend();
 void to_bf16_launch(const float* in, __nv_bfloat16* out, int64_t count, cudaStream_t stream = nullptr,
                     bool positive_zero = false);
 void from_bf16_launch(const __nv_bfloat16* in, float* out, int64_t count, cudaStream_t stream = nullptr);
+// `count` host floats converted into the device array `dst` (staged through a device buffer;
+// synchronous).
+void upload_bf16(const float* host, int64_t count, __nv_bfloat16* dst, bool positive_zero = false);
 
 // C[m x n] = A·B with A [m x k] 2:4 semi-structured (at most 2 nonzeros in every 4 consecutive
 // entries of a row) through cuSPARSELt (spmm_24.cu): A and B rounded to BF16 on the device, A
@@ -95,17 +96,16 @@ struct DeviceSparse {
   DeviceBuffer<float> val;
 };
 
-// A BSR product's operands on the device: A (and B when given) uploaded, C allocated, and for the
-// BF16 path (bsr_spmm_path says "bf16-mma") BF16 copies of A's values and room for B's. run()
-// launches the kernel bsr_spmm_path names; `convert_b` converts B to BF16 first (the host entry
+// A BSR product's operands on the device: A (and B when given) uploaded, C allocated, the kernel
+// chosen once (bsr_spmm_kernel), and for BF16 the converted copy of A's values and room for B's.
+// run() launches it on the legacy stream; `convert_b` converts B to BF16 first (the host entry
 // does, kernel timing does once, outside the timed launches).
 struct BsrOperands {
   BsrOperands(const cpu::BsrView& a, const float* host_b, int64_t n, BsrPrecision precision);
   void run(const cpu::BsrView& a, int64_t n, bool convert_b);
   DeviceSparse sparse;
   DeviceBuffer<float> b, c;
-  BsrPrecision precision;
-  bool bf16;
+  BsrKernel kernel;
   DeviceBuffer<__nv_bfloat16> val16, b16;
 };
 

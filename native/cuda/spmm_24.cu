@@ -174,14 +174,8 @@ void spmm_24_host(const float* a, const float* b, int64_t m, int64_t k, int64_t 
     return;
   }
   DeviceBuffer<__nv_bfloat16> a16(m * k), b16(k * n), c16(m * n);
-  {
-    DeviceBuffer<float> staged(std::max(m * k, k * n));
-    staged.upload(a, m * k);
-    to_bf16_launch(staged.data(), a16.data(), m * k, nullptr, true);
-    staged.upload(b, k * n);  // synchronous: the conversion above has read A by then
-    to_bf16_launch(staged.data(), b16.data(), k * n);
-    check(cudaStreamSynchronize(nullptr), "to_bf16_kernel");
-  }
+  upload_bf16(a, m * k, a16.data(), true);
+  upload_bf16(b, k * n, b16.data());
   Spmm24 product(a16.data(), m, k, n);
   product.run(b16.data(), c16.data());
   DeviceBuffer<float> dc(m * n);

@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <string>
 #include <type_traits>
 
 #include "check.h"
@@ -82,7 +81,7 @@ __global__ void bsr_spmm_tc_kernel(int block_rows, int bc, int n, const int* __r
 #endif
 }
 
-// Launches bsr_spmm_tc_kernel for the shape (bsr_tensor_core_shape holds).
+// Launches bsr_spmm_tc_kernel for the shape (tensor_core_shape holds).
 template <class In>
 void launch_tc(const cpu::BsrView& a, const int32_t* ptr, const int32_t* idx, const In* val, const In* b, int64_t n,
                float* c, cudaStream_t stream) {
@@ -152,37 +151,28 @@ bool device_has_tf32() {
 
 }  // namespace
 
-bool bsr_tensor_core_shape(int64_t br, int64_t bc, int64_t n, BsrPrecision precision) {
+namespace {
+bool tensor_core_shape(int64_t br, int64_t bc, int64_t n, BsrPrecision precision) {
   const int64_t k = precision == BsrPrecision::bf16 ? kTileK16 : kTileK;
   return precision != BsrPrecision::fp32 && br % kTile == 0 && br >= kTile && br <= kMaxRowTiles * kTile &&
          bc % k == 0 && bc > 0 && n % kTile == 0;
 }
+}  // namespace
 
-const char* bsr_spmm_path(int64_t br, int64_t bc, int64_t n, BsrPrecision precision) {
-  if (!bsr_tensor_core_shape(br, bc, n, precision) || !device_has_tf32()) return "fp32";
-  return precision == BsrPrecision::bf16 ? "bf16-mma" : "tf32-mma";
+BsrKernel bsr_spmm_kernel(int64_t br, int64_t bc, int64_t n, BsrPrecision precision) {
+  if (!tensor_core_shape(br, bc, n, precision) || !device_has_tf32()) return BsrKernel::kFp32;
+  return precision == BsrPrecision::bf16 ? BsrKernel::kBf16 : BsrKernel::kTf32;
 }
 
-void bsr_spmm_launch(const cpu::BsrView& a, const int32_t* ptr, const int32_t* idx, const float* val, const float* b,
-                     int64_t n, float* c, bool tensor_cores, cudaStream_t stream) {
-  const int64_t block_rows = a.block_rows();
-  if (block_rows == 0 || n == 0) return;
-  if (tensor_cores && bsr_tensor_core_shape(a.br, a.bc, n, BsrPrecision::tf32) && device_has_tf32()) {
-    launch_tc<float>(a, ptr, idx, val, b, n, c, stream);
-    return;
-  }
-  const int bi = int_dim(block_rows, "rows / blockRows"), bc = int_dim(a.bc, "blockCols"), ni = int_dim(n, "n");
-  const dim3 grid(static_cast<unsigned>(block_rows),
-                  static_cast<unsigned>(std::min<int64_t>((n + kCoreThreads - 1) / kCoreThreads, kMaxGridY)));
-  bsr_spmm_core_kernel<<<grid, kCoreThreads, 0, stream>>>(bi, static_cast<int>(a.br), bc, ni, ptr, idx, val, b, c);
-  check_launch("bsr_spmm_core_kernel");
+const char* bsr_kernel_name(BsrKernel kernel) {
+  return kernel == BsrKernel::kBf16 ? "bf16-mma" : kernel == BsrKernel::kTf32 ? "tf32-mma" : "fp32";
 }
 
 BsrOperands::BsrOperands(const cpu::BsrView& a, const float* host_b, int64_t n, BsrPrecision precision)
     : sparse(a.ptr, a.block_rows() + 1, a.idx, a.nnzb(), a.val, a.nnzb() * a.br * a.bc), b(a.cols * n), c(a.rows * n),
-      precision(precision), bf16(std::string(bsr_spmm_path(a.br, a.bc, n, precision)) == "bf16-mma") {
+      kernel(bsr_spmm_kernel(a.br, a.bc, n, precision)) {
   if (host_b != nullptr) b.upload(host_b, a.cols * n);
-  if (bf16) {
+  if (kernel == BsrKernel::kBf16) {
     val16 = DeviceBuffer<__nv_bfloat16>(sparse.val.size());
     b16 = DeviceBuffer<__nv_bfloat16>(b.size());
     to_bf16_launch(sparse.val.data(), val16.data(), sparse.val.size());
@@ -190,13 +180,26 @@ BsrOperands::BsrOperands(const cpu::BsrView& a, const float* host_b, int64_t n, 
 }
 
 void BsrOperands::run(const cpu::BsrView& a, int64_t n, bool convert_b) {
-  if (bf16) {
-    if (convert_b) to_bf16_launch(b.data(), b16.data(), b.size());
-    launch_tc<__nv_bfloat16>(a, sparse.ptr.data(), sparse.idx.data(), val16.data(), b16.data(), n, c.data(), nullptr);
-  } else {
-    // TF32 only when asked for: a BF16 request the shape cannot take runs in FP32, as bsr_spmm_path says.
-    bsr_spmm_launch(a, sparse.ptr.data(), sparse.idx.data(), sparse.val.data(), b.data(), n, c.data(),
-                    precision == BsrPrecision::tf32);
+  const int64_t block_rows = a.block_rows();
+  if (block_rows == 0 || n == 0) return;
+  const int32_t *ptr = sparse.ptr.data(), *idx = sparse.idx.data();
+  switch (kernel) {
+    case BsrKernel::kBf16:
+      if (convert_b) to_bf16_launch(b.data(), b16.data(), b.size());
+      launch_tc<__nv_bfloat16>(a, ptr, idx, val16.data(), b16.data(), n, c.data(), nullptr);
+      return;
+    case BsrKernel::kTf32:
+      launch_tc<float>(a, ptr, idx, sparse.val.data(), b.data(), n, c.data(), nullptr);
+      return;
+    case BsrKernel::kFp32: {
+      const int bi = int_dim(block_rows, "rows / blockRows"), bc = int_dim(a.bc, "blockCols"), ni = int_dim(n, "n");
+      const dim3 grid(static_cast<unsigned>(block_rows),
+                      static_cast<unsigned>(std::min<int64_t>((n + kCoreThreads - 1) / kCoreThreads, kMaxGridY)));
+      bsr_spmm_core_kernel<<<grid, kCoreThreads>>>(bi, static_cast<int>(a.br), bc, ni, ptr, idx, sparse.val.data(), b.data(),
+                                                   c.data());
+      check_launch("bsr_spmm_core_kernel");
+      return;
+    }
   }
 }
 

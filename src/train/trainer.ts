@@ -165,11 +165,6 @@ export class Trainer {
     this.options = o as TrainerOptions;
   }
 
-  /** The device this fit's epochs run on (every configuration runs on either). */
-  private epochDevice(): 'cpu' | 'cuda' {
-    return resolveDevice(this.options.device);
-  }
-
   /** Per-layer targets of a planned event (scope and budget applied), as the native event. */
   private nativeEvent(e: PlannedEvent, stepInEpoch: number): NativePruneEvent {
     const p = this.options.pruning!;
@@ -198,7 +193,7 @@ export class Trainer {
       if (typeof o.epochs !== 'number' || !Number.isInteger(o.epochs) || o.epochs < 1) throw rangeError('epochs', 'a positive integer', o.epochs);
       if (typeof o.batchSize !== 'number' || !Number.isInteger(o.batchSize) || o.batchSize < 1) throw rangeError('batchSize', 'a positive integer', o.batchSize);
       if (train.n === 0) throw rangeError('train', 'at least one sample', 0);
-      const device = this.epochDevice();
+      const device = resolveDevice(this.options.device); // every configuration runs on either
       const epochs = o.epochs;
       const batch = Math.min(o.batchSize, train.n);
       const stepsPerEpoch = Math.ceil(train.n / batch);

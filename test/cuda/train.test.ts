@@ -48,6 +48,20 @@ describe('the trainer\'s device option', () => {
 });
 
 describe.skipIf(!gpu)(`the GPU epoch (${gpu ? i.devices.find((d) => d.usable)!.name : `skipped: ${reason}`})`, () => {
+  /**
+   * Twin models (same sizes and seed, `sparseBelow` set), one fitted on the CPU and one on the GPU
+   * with the same options and fit settings.
+   */
+  const fitTwins = async (sizes: number[], modelSeed: number, sparseBelow: number, options: (device: 'cpu' | 'cuda') => TrainerOptions,
+    data: Parameters<Trainer['fit']>[0], fit: Parameters<Trainer['fit']>[1]) => {
+    const [cpu, gpuModel] = [mlp(sizes, modelSeed), mlp(sizes, modelSeed)];
+    for (const m of [cpu, gpuModel]) m.sparseBelow = sparseBelow;
+    const fc = await new Trainer(cpu, options('cpu')).fit(data, fit);
+    const fg = await new Trainer(gpuModel, options('cuda')).fit(data, fit);
+    return { cpu, gpuModel, fc, fg };
+  };
+  /** Entries where two masks differ. */
+  const maskDiff = (a: Uint8Array, b: Uint8Array) => a.reduce((n, m, q) => n + +(m !== b[q]), 0);
   const close = (got: Float32Array, want: Float32Array, label: string, tol = 2e-4) => {
     for (let k = 0; k < want.length; k++)
       if (!(Math.abs(got[k] - want[k]) <= tol * (1 + Math.abs(want[k])))) expect.fail(`${label}: element ${k} is ${got[k]}, expected ${want[k]} (seed ${seed})`);
@@ -57,11 +71,8 @@ describe.skipIf(!gpu)(`the GPU epoch (${gpu ? i.devices.find((d) => d.usable)!.n
     for (const sparseBelow of [0, 1]) {
       const r = caseRng();
       const data = randomData(200, 20, 4, r);
-      const [cpu, gpuModel] = [mlp([20, 16, 12, 4], 3), mlp([20, 16, 12, 4], 3)];
-      for (const m of [cpu, gpuModel]) m.sparseBelow = sparseBelow;
       const options = (device: 'cpu' | 'cuda'): TrainerOptions => ({ optimizer: { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }, pruning: { schedule: { kind: 'oneShot', sparsity: 0.6 } }, device, seed: 5 });
-      await new Trainer(cpu, options('cpu')).fit(data, { epochs: 2, batchSize: 32 });
-      await new Trainer(gpuModel, options('cuda')).fit(data, { epochs: 2, batchSize: 32 });
+      const { cpu, gpuModel } = await fitTwins([20, 16, 12, 4], 3, sparseBelow, options, data, { epochs: 2, batchSize: 32 });
       cpu.linears().forEach((l, k) => {
         const g = gpuModel.linears()[k];
         expect(Array.from(g.mask), `mask ${k} sparseBelow ${sparseBelow}`).toEqual(Array.from(l.mask));
@@ -77,24 +88,19 @@ describe.skipIf(!gpu)(`the GPU epoch (${gpu ? i.devices.find((d) => d.usable)!.n
       for (const sparseBelow of [0, 1]) {
         const r = caseRng();
         const data = randomData(160, 12, 3, r);
-        const [cpu, gpuModel] = [mlp([12, 10, 3], 7), mlp([12, 10, 3], 7)];
-        for (const m of [cpu, gpuModel]) m.sparseBelow = sparseBelow;
         // Prune half by the accumulated scores after the first epoch, then train on: the second
         // epoch accumulates over the CSR pattern where sparseBelow allows.
         const options = (device: 'cpu' | 'cuda'): TrainerOptions => ({
           optimizer: { lr: 0.05, momentum: 0.9 }, pruning: { schedule: { kind: 'oneShot', sparsity: 0.5, atEpoch: 1 }, criterion }, device, seed: 2,
         });
-        await new Trainer(cpu, options('cpu')).fit(data, { epochs: 2, batchSize: 32 });
-        await new Trainer(gpuModel, options('cuda')).fit(data, { epochs: 2, batchSize: 32 });
+        const { cpu, gpuModel } = await fitTwins([12, 10, 3], 7, sparseBelow, options, data, { epochs: 2, batchSize: 32 });
         cpu.linears().forEach((l, k) => {
           const g = gpuModel.linears()[k];
           const label = `${criterion} layer ${k} sparseBelow ${sparseBelow}`;
           expect(g.score, label).toBeDefined();
           close(g.score!, l.score!, `${label} score`, 1e-3);
           // Sums in another order can swap two near-tied scores at the cut: at most a pair may differ.
-          let differ = 0;
-          g.mask.forEach((m, q) => (differ += +(m !== l.mask[q])));
-          expect(differ, `${label} mask entries that differ`).toBeLessThanOrEqual(2);
+          expect(maskDiff(g.mask, l.mask), `${label} mask entries that differ`).toBeLessThanOrEqual(2);
         });
       }
   });
@@ -105,14 +111,11 @@ describe.skipIf(!gpu)(`the GPU epoch (${gpu ? i.devices.find((d) => d.usable)!.n
       const data = randomData(160, 12, 4, r);
       const teacher = mlp([12, 20, 4], 11);
       await new Trainer(teacher, { optimizer: { lr: 0.1, momentum: 0.9 } }).fit(data, { epochs: 3, batchSize: 32 });
-      const [cpu, gpuModel] = [mlp([12, 8, 4], 5), mlp([12, 8, 4], 5)];
-      for (const m of [cpu, gpuModel]) m.sparseBelow = sparseBelow;
       const options = (device: 'cpu' | 'cuda'): TrainerOptions => ({
         optimizer: { lr: 0.05, momentum: 0.9 }, pruning: { schedule: { kind: 'oneShot', sparsity: 0.5 } },
         distillation: { teacher, alpha: 0.3, temperature: 3 }, device, seed: 8,
       });
-      const fc = await new Trainer(cpu, options('cpu')).fit(data, { epochs: 2, batchSize: 32 });
-      const fg = await new Trainer(gpuModel, options('cuda')).fit(data, { epochs: 2, batchSize: 32 });
+      const { cpu, gpuModel, fc, fg } = await fitTwins([12, 8, 4], 5, sparseBelow, options, data, { epochs: 2, batchSize: 32 });
       const lc = fc.epochs.at(-1)!.loss, lg = fg.epochs.at(-1)!.loss;
       expect(Math.abs(lg - lc), `loss GPU ${lg} CPU ${lc}`).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(lc)));
       cpu.linears().forEach((l, k) => close(gpuModel.linears()[k].weight, l.weight, `distilled weight ${k} sparseBelow ${sparseBelow}`));
@@ -124,22 +127,17 @@ describe.skipIf(!gpu)(`the GPU epoch (${gpu ? i.devices.find((d) => d.usable)!.n
       for (const sparseBelow of [0, 1]) {
         const r = caseRng();
         const data = randomData(120, 12, 4, r);
-        const [cpu, gpuModel] = [mlp([12, 10, 4], 6), mlp([12, 10, 4], 6)];
-        for (const m of [cpu, gpuModel]) m.sparseBelow = sparseBelow;
         const options = (device: 'cpu' | 'cuda'): TrainerOptions => ({
           optimizer: { lr: 0.1, momentum: 0.9 }, pruning: { schedule: { kind, sparsity: 0.7, updateEvery: 3, fraction: 0.5 }, scope: 'layer' }, device, seed: 2,
         });
-        await new Trainer(cpu, options('cpu')).fit(data, { epochs: 2, batchSize: 16 });
-        await new Trainer(gpuModel, options('cuda')).fit(data, { epochs: 2, batchSize: 16 });
+        const { cpu, gpuModel } = await fitTwins([12, 10, 4], 6, sparseBelow, options, data, { epochs: 2, batchSize: 16 });
         gpuModel.linears().forEach((l, k) => {
           const label = `${kind} layer ${k} sparseBelow ${sparseBelow}`;
           expect(l.mask.reduce((a, b) => a + b, 0), label).toBe(l.mask.length - Math.round(0.7 * l.mask.length));
           l.mask.forEach((m, q) => m || expect(Object.is(l.weight[q], 0), label).toBe(true));
           // Both draw the CPU's random stream and rank the same quantities; weights and gradients
           // summed in another order may swap a near-tied pair at one of the few regrowth events.
-          let differ = 0;
-          l.mask.forEach((m, q) => (differ += +(m !== cpu.linears()[k].mask[q])));
-          expect(differ, `${label}: mask entries that differ from the CPU run`).toBeLessThanOrEqual(4);
+          expect(maskDiff(l.mask, cpu.linears()[k].mask), `${label}: mask entries that differ from the CPU run`).toBeLessThanOrEqual(4);
         });
       }
   });
@@ -177,13 +175,10 @@ describe.skipIf(!gpu)(`the GPU epoch (${gpu ? i.devices.find((d) => d.usable)!.n
     for (const sparseBelow of [0, 1]) {
       const r = caseRng();
       const data = randomData(150, 10, 3, r);
-      const [cpu, gpuModel] = [mlp([10, 12, 8, 3], 4), mlp([10, 12, 8, 3], 4)];
-      for (const m of [cpu, gpuModel]) m.sparseBelow = sparseBelow;
       const options = (device: 'cpu' | 'cuda'): TrainerOptions => ({
         optimizer: { lr: 0.05 }, pruning: { schedule: { kind: 'gradual', finalSparsity: 0.5, endEpoch: 1, frequency: 2 } }, device, seed: 3,
       });
-      await new Trainer(cpu, options('cpu')).fit(data, { epochs: 2, batchSize: 25, activationStats: true });
-      await new Trainer(gpuModel, options('cuda')).fit(data, { epochs: 2, batchSize: 25, activationStats: true });
+      const { cpu, gpuModel } = await fitTwins([10, 12, 8, 3], 4, sparseBelow, options, data, { epochs: 2, batchSize: 25, activationStats: true });
       cpu.linears().forEach((l, k) => {
         const g = gpuModel.linears()[k];
         const label = `layer ${k} sparseBelow ${sparseBelow}`;
