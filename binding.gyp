@@ -20,6 +20,7 @@
       "sources": [
         "native/core/cpu_features.cc",
         "native/core/thread_pool.cc",
+        "native/core/memory.cc",
         "native/cpu/gemm/gemm.cc",
         "native/cpu/gemm/gemm_scalar.cc",
         "native/cpu/sparse/sparse.cc",

@@ -5,6 +5,8 @@
  * cleanly in a child process first, so a broken GPU build cannot take this process down; otherwise
  * the default CPU build (node-gyp, in build/) is loaded with `bindings`.
  * SHEARS_BUILD=cpu forces the CPU build, SHEARS_BUILD=cuda requires the CUDA one.
+ * SHEARS_ADDON=path/to/shears.node loads that file instead (a sanitizer or other custom build:
+ * scripts/sanitize.sh runs the tests this way).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -209,7 +211,20 @@ function loadCpu(): NativeBinding {
   }
 }
 
+function loadFile(file: string): { binding: NativeBinding; build: 'cpu' | 'cuda'; file: string } {
+  let binding: NativeBinding;
+  try {
+    binding = require(path.resolve(file)) as NativeBinding;
+  } catch (err) {
+    const e = new Error(`shears: SHEARS_ADDON=${file} could not be loaded: ${(err as Error).message}`);
+    (e as Error & { cause: unknown }).cause = err;
+    throw e;
+  }
+  return { binding, build: binding.info().cuda.compiled ? 'cuda' : 'cpu', file: path.resolve(file) };
+}
+
 function load(): { binding: NativeBinding; build: 'cpu' | 'cuda'; file?: string } {
+  if (process.env.SHEARS_ADDON) return loadFile(process.env.SHEARS_ADDON);
   const want = process.env.SHEARS_BUILD ?? 'auto';
   if (want !== 'cpu') {
     const cuda = loadCuda();

@@ -2,11 +2,17 @@
  * Bad input is a clear, catchable TypeError/RangeError naming the argument, never a crash, and
  * nothing the caller passed (inputs or `out`) is modified when an operation fails.
  */
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 import { describe, expect, it } from 'vitest';
 
 import { BsrMatrix, CsrMatrix, gemm, gemmAsync, sddmm, setIsa, setNumThreads } from '../src/index.js';
 import { expectThrows, nanFilled } from './helpers.js';
 
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const rowPtr = () => Int32Array.of(0, 2, 3);
 const colIdx = () => Int32Array.of(0, 2, 1);
 const values = () => Float32Array.of(1, 2, 3);
@@ -65,6 +71,48 @@ describe('argument checks', () => {
     expectThrows(() => CsrMatrix.fromDense(new Float32Array(4), 2, 2, { threshold: -1 }), RangeError, 'threshold');
     expectThrows(() => gemm(new Float32Array(4), new Float32Array(4), 2, 2, 2, 'yes' as unknown as object), TypeError, 'options');
     expectThrows(() => sddmm({} as CsrMatrix, new Float32Array(2), new Float32Array(3), 1), TypeError, 'pattern');
+  });
+});
+
+describe('requests beyond the machine', () => {
+  // Checked before anything is allocated: V8 would abort on a typed array it cannot allocate, and
+  // Linux would grant the pages lazily and let the OOM killer end the process when they are touched.
+  const oom = (fn: () => unknown, ...mentions: string[]) => {
+    let err: (Error & { code?: string }) | undefined;
+    try {
+      fn();
+    } catch (e) {
+      err = e as Error & { code?: string };
+    }
+    expect(err, 'expected an out-of-memory error').toBeInstanceOf(Error);
+    expect(err!.code).toBe('ERR_SHEARS_OUT_OF_MEMORY');
+    for (const m of ['to fit in memory', ...mentions]) expect(err!.message).toContain(m);
+  };
+
+  it('an output larger than memory is an ERR_SHEARS_OUT_OF_MEMORY error naming it, sync and async', async () => {
+    // k = 0: the inputs are empty and valid, the [m x n] output would take 128 TiB.
+    oom(() => gemm(new Float32Array(0), new Float32Array(0), 2 ** 31 - 1, 0, 2 ** 14), 'out [m x n]');
+    const err = await gemmAsync(new Float32Array(0), new Float32Array(0), 2 ** 31 - 1, 0, 2 ** 14).catch((e: unknown) => e as Error & { code: string });
+    expect(err.code).toBe('ERR_SHEARS_OUT_OF_MEMORY');
+    // The same shape with room for it still works.
+    expect(gemm(new Float32Array(0), new Float32Array(0), 3, 0, 2)).toEqual(new Float32Array(6));
+  });
+
+  it('SHEARS_MEMORY_LIMIT caps what one request may take', () => {
+    // A 512 MiB output under a 300 MiB cap, in a child process (the cap is read once per process).
+    const run = (limit: string) =>
+      spawnSync(process.execPath, ['--input-type=module', '-e', `
+        import { gemm } from './dist/index.js';
+        try { gemm(new Float32Array(0), new Float32Array(0), 2 ** 17, 0, 1024); console.log('allocated'); }
+        catch (e) { console.log(e.code, e.message); }`], { cwd: root, encoding: 'utf8', env: { ...process.env, SHEARS_MEMORY_LIMIT: limit } });
+    const capped = run('300M');
+    expect(capped.stdout).toContain('ERR_SHEARS_OUT_OF_MEMORY Expected out [m x n] to fit in memory but it needs 512 MiB and 300 MiB is available');
+    expect(run('2G').stdout.trim()).toBe('allocated');
+  });
+
+  it.skipIf(os.totalmem() > 48 * 2 ** 30)('a conversion whose working set exceeds memory is refused before it starts (machines under 48 GiB)', () => {
+    // One entry, 2^31 - 1 rows: the row counts and pointers alone would take 56 GiB.
+    oom(() => CsrMatrix.fromCoo(2 ** 31 - 1, 4, Int32Array.of(0), Int32Array.of(1), Float32Array.of(2)), 'a CSR of 2147483647 rows');
   });
 });
 

@@ -1,10 +1,13 @@
-// Handing malloc-owned native results (cpu::Owned arrays) to JS without copying.
+// Handing malloc-owned native results (cpu::Owned arrays, fresh outputs) to JS without copying.
 #pragma once
 
 #include <napi.h>
 
 #include <cstdlib>
+#include <string>
 
+#include "../core/errors.h"
+#include "../core/memory.h"
 #include "../cpu/sparse/convert.h"
 
 namespace shears::binding {
@@ -18,6 +21,23 @@ Napi::Value adopt(Napi::Env env, cpu::Owned<T>& owned) {
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, data, static_cast<size_t>(n) * sizeof(T),
                                                 [](Napi::Env, void* p) { std::free(p); });
   return Arr::New(env, static_cast<size_t>(n), ab, 0);
+}
+
+// A fresh zero-filled typed array of `count` elements. V8 aborts the process when it cannot
+// allocate a typed array, so the request is checked first: beyond the machine's memory it is an
+// ERR_SHEARS_OUT_OF_MEMORY error naming `what` (the pages of such a request, were it granted,
+// would end with the OOM killer); within it, a malloc of the same size that fails is the same error.
+// (V8 allocates the array itself, not an external buffer: Node caps those at buffer.constants.MAX_LENGTH.)
+template <class T, class Arr>
+Arr fresh(Napi::Env env, int64_t count, const std::string& what) {
+  const double bytes = static_cast<double>(count) * sizeof(T);
+  ensure_fits(bytes, what);
+  if (bytes >= 64.0 * 1024 * 1024) {
+    void* probe = std::malloc(static_cast<size_t>(bytes));
+    if (probe == nullptr) throw Error(ErrorKind::kAlloc, "out of memory allocating " + what);
+    std::free(probe);
+  }
+  return Arr::New(env, static_cast<size_t>(count));
 }
 
 // { rowPtr, colIdx, values } of an owned CSR or BSR.

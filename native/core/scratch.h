@@ -6,10 +6,12 @@
 #include <new>
 
 #include "errors.h"
+#include "memory.h"
 
 namespace shears {
 
-// 64-byte aligned float buffer owned by the caller. Throws ERR_SHEARS_OUT_OF_MEMORY on failure.
+// 64-byte aligned float buffer owned by the caller. Throws ERR_SHEARS_OUT_OF_MEMORY on failure
+// and, before trying, when the request exceeds the machine's memory (core/memory.h).
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
@@ -24,6 +26,7 @@ class AlignedBuffer {
     data_ = nullptr;
     capacity_ = 0;
     const size_t bytes = ((count * sizeof(float)) + 63) / 64 * 64;
+    ensure_fits(static_cast<double>(bytes), "scratch of " + std::to_string(count) + " floats");
     data_ = static_cast<float*>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes));
     if (data_ == nullptr)
       throw Error(ErrorKind::kAlloc, "out of memory allocating " + std::to_string(bytes) + " bytes of scratch");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../../core/errors.h"
+#include "../../core/memory.h"
 #include "../../core/thread_pool.h"
 
 namespace shears::cpu {
@@ -17,6 +18,7 @@ namespace shears::cpu {
 template <class T>
 Owned<T>::Owned(int64_t count) : count_(count) {
   const size_t bytes = static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(T);
+  ensure_fits(static_cast<double>(bytes), "an array of " + std::to_string(count) + " entries");
   data_ = static_cast<T*>(std::malloc(bytes));
   if (data_ == nullptr)
     throw Error(ErrorKind::kAlloc, "out of memory allocating " + std::to_string(bytes) + " bytes");
@@ -53,6 +55,14 @@ int64_t prefix_sum(const std::vector<int64_t>& counts, int32_t* ptr, const char*
 }
 
 // Row offsets from per-(block-)row counts, then idx (one per entry) and val (bsz per entry).
+// Zeroed per-row entry counts for a structure of `rows` (block) rows, after checking that they
+// and the row pointers built from them fit: `rows` need not be backed by any input (cols = 0).
+std::vector<int64_t> row_counts(int64_t rows) {
+  ensure_fits(static_cast<double>(rows) * (sizeof(int64_t) + sizeof(int32_t)),
+              "the row counts and pointers of " + std::to_string(rows) + " rows");
+  return std::vector<int64_t>(static_cast<size_t>(rows), 0);
+}
+
 template <class Out>
 void allocate_from_counts(Out& out, const std::vector<int64_t>& counts, int64_t bsz, const char* what) {
   out.ptr = Owned<int32_t>(static_cast<int64_t>(counts.size()) + 1);
@@ -69,7 +79,7 @@ OwnedCsr csr_from_dense(const float* data, int64_t rows, int64_t cols, const Kee
   OwnedCsr out;
   out.rows = rows;
   out.cols = cols;
-  std::vector<int64_t> counts(static_cast<size_t>(rows), 0);
+  std::vector<int64_t> counts = row_counts(rows);
   const int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(cols, 1));
   parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i) {
@@ -118,7 +128,7 @@ OwnedBsr bsr_from_dense(const float* data, int64_t rows, int64_t cols, int64_t b
   out.br = br;
   out.bc = bc;
   const int64_t nbr = rows / br, nbc = cols / bc, bsz = br * bc;
-  std::vector<int64_t> counts(static_cast<size_t>(nbr), 0);
+  std::vector<int64_t> counts = row_counts(nbr);
   auto block_kept = [&](int64_t I, int64_t J) {
     for (int64_t r = 0; r < br; ++r) {
       const int64_t base = (I * br + r) * cols + J * bc;
@@ -159,7 +169,7 @@ OwnedBsr bsr_from_dense(const float* data, int64_t rows, int64_t cols, int64_t b
 void csr_to_dense(const CsrView& a, float* out) {
   const int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(a.cols, 1));
   parallel_for(a.rows, grain, [&](int64_t r0, int64_t r1) {
-    std::memset(out + r0 * a.cols, 0, static_cast<size_t>((r1 - r0) * a.cols) * sizeof(float));
+    std::fill(out + r0 * a.cols, out + r1 * a.cols, 0.0f);  // out is null when the matrix is empty
     for (int64_t i = r0; i < r1; ++i)
       for (int64_t p = a.ptr[i]; p < a.ptr[i + 1]; ++p) out[i * a.cols + a.idx[p]] += a.val[p];
   });
@@ -168,7 +178,7 @@ void csr_to_dense(const CsrView& a, float* out) {
 void bsr_to_dense(const BsrView& a, float* out) {
   const int64_t bsz = a.br * a.bc;
   parallel_for(a.block_rows(), 1, [&](int64_t I0, int64_t I1) {
-    std::memset(out + I0 * a.br * a.cols, 0, static_cast<size_t>((I1 - I0) * a.br * a.cols) * sizeof(float));
+    std::fill(out + I0 * a.br * a.cols, out + I1 * a.br * a.cols, 0.0f);  // out is null when cols = 0
     for (int64_t I = I0; I < I1; ++I)
       for (int64_t p = a.ptr[I]; p < a.ptr[I + 1]; ++p)
         for (int64_t r = 0; r < a.br; ++r)
@@ -187,6 +197,9 @@ void transpose_structure(int64_t rows, int64_t cols, const int32_t* ptr, const i
   const int threads = ThreadPool::instance().num_threads();
   const int64_t nnz = ptr[rows];
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(threads, nnz / 4096 + 1));
+  // One histogram per chunk over the output rows; `cols` is not backed by any input array.
+  ensure_fits(static_cast<double>(cols) * (chunks * sizeof(int64_t) + sizeof(int32_t)),
+              "the transpose's " + std::to_string(cols) + " rows");
   std::vector<int64_t> bounds(static_cast<size_t>(chunks) + 1);
   for (int64_t t = 0; t <= chunks; ++t) bounds[t] = rows * t / chunks;
   std::vector<std::vector<int64_t>> hist(static_cast<size_t>(chunks), std::vector<int64_t>(static_cast<size_t>(cols), 0));
@@ -255,6 +268,9 @@ OwnedCsr csr_from_coo(int64_t rows, int64_t cols, const int32_t* r, const int32_
                       int64_t count, bool sum_duplicates) {
   validate_indices(r, count, rows, "rowIndices");
   validate_indices(c, count, cols, "colIndices");
+  // rows is not backed by any input array: the row counts, starts and pointers all scale with it.
+  ensure_fits(static_cast<double>(rows + 1) * (3 * sizeof(int64_t) + sizeof(int32_t)) + static_cast<double>(count) * 2 * sizeof(int64_t),
+              "a CSR of " + std::to_string(rows) + " rows");
   // Counting sort by row (stable), then sort each row by column and merge duplicates.
   std::vector<int64_t> start(static_cast<size_t>(rows) + 1, 0);
   for (int64_t e = 0; e < count; ++e) ++start[r[e] + 1];
@@ -321,6 +337,9 @@ OwnedBsr bsr_from_csr(const CsrView& a, int64_t br, int64_t bc) {
   out.br = br;
   out.bc = bc;
   const int64_t nbr = a.rows / br, nbc = a.cols / bc, bsz = br * bc;
+  // Each worker marks the block columns a block row touches in arrays over all nbc of them.
+  ensure_fits(static_cast<double>(nbc) * ThreadPool::instance().num_threads() * (sizeof(char) + sizeof(int32_t)),
+              "the block-column marks of " + std::to_string(nbc) + " block columns");
   std::vector<int64_t> counts(static_cast<size_t>(nbr), 0);
   // Per block row: the sorted distinct block columns its rows touch.
   auto block_columns = [&](int64_t I, std::vector<int32_t>& cols, std::vector<char>& seen) {
@@ -356,7 +375,7 @@ OwnedBsr bsr_from_csr(const CsrView& a, int64_t br, int64_t bc) {
         idx[p0 + s] = cols[s];
         slot[cols[s]] = static_cast<int32_t>(s);
       }
-      std::memset(val + p0 * bsz, 0, cols.size() * bsz * sizeof(float));
+      std::fill_n(val + p0 * bsz, cols.size() * bsz, 0.0f);  // val is null when nothing is stored
       for (int64_t i = I * br; i < (I + 1) * br; ++i)
         for (int64_t p = a.ptr[i]; p < a.ptr[i + 1]; ++p) {
           const int64_t J = a.idx[p] / bc;

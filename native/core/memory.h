@@ -1,0 +1,27 @@
+// How much memory a request may count on, and the check every large host allocation makes.
+//
+// Linux grants large allocations lazily (overcommit): a request for more than the machine can give
+// succeeds, and the process is killed by the OOM killer later, when the pages are touched. V8
+// aborts the process outright when a typed array it is asked for cannot be allocated. Neither is
+// a catchable error, so shears checks a large request's size first.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace shears {
+
+// Physical memory in bytes, or the container's limit (cgroup v2 memory.max, v1
+// memory.limit_in_bytes) or SHEARS_MEMORY_LIMIT (bytes; suffixes K, M, G, T) when lower.
+// Read once; 0 when unknown.
+int64_t memory_limit();
+
+// Memory available now: MemAvailable from /proc/meminfo, or the container's limit less its usage,
+// whichever is lower, and never more than memory_limit() (which it is where neither can be read).
+int64_t memory_available();
+
+// Throws ERR_SHEARS_OUT_OF_MEMORY ("Expected <what> to fit in memory ...") when `bytes` exceeds
+// memory_available(). Requests under 256 MiB are not checked (no file is read on hot paths).
+void ensure_fits(double bytes, const std::string& what);
+
+}  // namespace shears
