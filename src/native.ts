@@ -240,6 +240,8 @@ function load(): { binding: NativeBinding; build: 'cpu' | 'cuda'; file?: string 
 const loaded = load();
 export const native: NativeBinding = loaded.binding;
 export const nativeBuild: 'cpu' | 'cuda' = loaded.build;
+/** The addon file loaded, where it was chosen by path (the CUDA build, SHEARS_ADDON); else undefined (bindings found the CPU build). */
+export const nativeFile: string | undefined = loaded.file;
 
 /**
  * Awaits a native promise, re-attaching the caller's stack to a rejection so that a failure deep in

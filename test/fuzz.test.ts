@@ -10,14 +10,17 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
+import { nativeFile } from '../src/native.js';
 import { seed } from './helpers.js';
 
 const fuzzer = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fuzz', 'binding.mjs');
 
 describe('native boundary fuzz', () => {
   it('20,000 mutated calls of every entry point: no crash, only coded TypeErrors/RangeErrors/out-of-memory errors', () => {
-    const replay = `replay: node test/fuzz/binding.mjs --seed ${seed} --iters 20000 --trace 1`;
-    const r = spawnSync(process.execPath, [fuzzer, '--seed', String(seed), '--iters', '20000'], { encoding: 'utf8', timeout: 180_000 });
+    // The addon these tests loaded (the CUDA build on a GPU machine: its entry points run for real).
+    const addon = nativeFile ? ['--addon', nativeFile] : [];
+    const replay = `replay: node test/fuzz/binding.mjs --seed ${seed} --iters 20000 ${addon.join(' ')} --trace 1`;
+    const r = spawnSync(process.execPath, [fuzzer, '--seed', String(seed), '--iters', '20000', ...addon], { encoding: 'utf8', timeout: 180_000 });
     expect(r.signal, `the fuzzer was killed by ${r.signal}; ${replay}\n${r.stderr}`).toBeNull();
     expect(r.status, `${replay}\n${r.stdout}\n${r.stderr}`).toBe(0);
     const report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { calls: number; ok: number; rejected: number; findings: unknown[] };

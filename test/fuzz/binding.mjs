@@ -158,6 +158,9 @@ const generators = {
     '%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n4\n',
     '%%MatrixMarket matrix coordinate pattern symmetric\n3 3 2\n2 1\n3 3\n',
   ])), 'fuzz.mtx', rnd() < 0.5],
+  // Settings: later calls then run at other thread counts and on other ISAs.
+  setNumThreads: () => [1 + int(4)],
+  setIsa: () => [pick(addon.info().isa.available)],
   // The GPU entry points: ERR_SHEARS_CUDA without a GPU, the kernels' own checks with one.
   cudaCsrMatmul: csrMatmul,
   cudaCsrMatmulT: csrMatmulT,
@@ -165,9 +168,16 @@ const generators = {
   cudaCsrSddmm: csrSddmm,
   cudaBsrMatmul: () => [...bsrMatmul(), pick(['fp32', 'tf32', 'bf16'])],
   cudaGemm: () => [...gemm(), rnd() < 0.5],
-  cudaSpmm24: () => { const m = dim(), k = 4 * int(4), n = dim(); return [f32(m * k), f32(k * n), m, k, n, undefined]; },
+  cudaSpmm24: () => {
+    // cuSPARSELt's shapes (multiples of 16) and a 2:4 A: two of every four entries along k are zero.
+    const m = pick([16, 32]), k = pick([16, 32]), n = pick([16, 32]), a = f32(m * k);
+    for (let g = 0; g < a.length; g += 4) for (const z of pick([[0, 1], [1, 3], [2, 3], [0, 2]])) a[g + z] = 0;
+    return [a, f32(k * n), m, k, n, undefined];
+  },
   cudaMaskedSgd: maskedSgd,
   cudaSelectSmallest: selectSmallest,
+  cudaBsrPath: () => [pick([8, 16, 32]), pick([8, 16, 32]), dim(), pick(['fp32', 'tf32', 'bf16'])],
+  cudaTimeGemm: () => [1 + int(64), 1 + int(64), 1 + int(64), rnd() < 0.5, 2, 1],
 };
 for (const name of Object.keys(generators)) if (typeof addon[`${name}Async`] === 'function') generators[`${name}Async`] = generators[name];
 const missing = Object.keys(generators).filter((n) => typeof addon[n] !== 'function');
