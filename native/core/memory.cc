@@ -1,7 +1,9 @@
 #include "memory.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -90,6 +92,20 @@ int64_t memory_available() {
   }
   const int64_t limit = memory_limit();
   return avail > 0 && (limit == 0 || avail < limit) ? avail : limit;
+}
+
+void* allocate(size_t bytes, size_t align) {
+  constexpr size_t kHuge = size_t{2} << 20, kHugeFrom = size_t{4} << 20;
+  if (bytes >= kHugeFrom) {
+    const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+    void* p = std::aligned_alloc(kHuge, rounded);
+#ifdef MADV_HUGEPAGE
+    if (p != nullptr) madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure changes nothing
+#endif
+    return p;
+  }
+  const size_t rounded = (std::max<size_t>(bytes, 1) + align - 1) / align * align;
+  return std::aligned_alloc(align, rounded);
 }
 
 void ensure_fits(double bytes, const std::string& what) {

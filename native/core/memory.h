@@ -6,6 +6,7 @@
 // a catchable error, so shears checks a large request's size first.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -23,5 +24,11 @@ int64_t memory_available();
 // Throws ERR_SHEARS_OUT_OF_MEMORY ("Expected <what> to fit in memory ...") when `bytes` exceeds
 // memory_available(). Requests under 256 MiB are not checked (no file is read on hot paths).
 void ensure_fits(double bytes, const std::string& what);
+
+// Allocates `bytes` aligned to `align` (a power of two, at least alignof(max_align_t)); release
+// with std::free. Null on failure. From 4 MiB up the block is aligned to 2 MiB and, on Linux,
+// advised for transparent huge pages: its first touch then faults 2 MiB at a time instead of
+// 4 KiB (16 MB of fresh output: ~1.5 ms instead of ~50 ms on a VM where faults are slow).
+void* allocate(size_t bytes, size_t align);
 
 }  // namespace shears
