@@ -201,14 +201,20 @@ function loadCpu(): NativeBinding {
     const bindings = require('bindings') as (opts: { bindings: string; module_root: string }) => unknown;
     return bindings({ bindings: 'shears.node', module_root: packageRoot }) as NativeBinding;
   } catch (err) {
-    const e = new Error(
+    throw loadError(
       'shears: the native addon could not be loaded. Fixes: run `npm install` (needs a C++ compiler, python3 and make), ' +
         'or `npx node-gyp rebuild` in the package folder, or `npm run build:cuda` for the CUDA build.\n' +
         `Cause: ${(err as Error).message}`,
+      err,
     );
-    (e as Error & { cause: unknown }).cause = err;
-    throw e;
   }
+}
+
+/** An Error with `message` and the load failure it explains as its cause. */
+function loadError(message: string, cause: unknown): Error {
+  const e = new Error(message);
+  (e as Error & { cause: unknown }).cause = cause;
+  return e;
 }
 
 function loadFile(file: string): { binding: NativeBinding; build: 'cpu' | 'cuda'; file: string } {
@@ -216,9 +222,7 @@ function loadFile(file: string): { binding: NativeBinding; build: 'cpu' | 'cuda'
   try {
     binding = require(path.resolve(file)) as NativeBinding;
   } catch (err) {
-    const e = new Error(`shears: SHEARS_ADDON=${file} could not be loaded: ${(err as Error).message}`);
-    (e as Error & { cause: unknown }).cause = err;
-    throw e;
+    throw loadError(`shears: SHEARS_ADDON=${file} could not be loaded: ${(err as Error).message}`, err);
   }
   return { binding, build: binding.info().cuda.compiled ? 'cuda' : 'cpu', file: path.resolve(file) };
 }

@@ -110,7 +110,7 @@ Array<float> output(Napi::Env env, const Napi::Value& v, int64_t length, const c
                     const std::string& shape, const std::vector<std::pair<const void*, size_t>>& inputs) {
   if (is_absent(v)) {
     Array<float> out;
-    Napi::Float32Array arr = fresh<float, Napi::Float32Array>(env, length, std::string(name) + " " + shape);
+    Napi::Float32Array arr = fresh<float, Napi::Float32Array>(env, length, [&] { return std::string(name) + " " + shape; });
     out.data = arr.Data();
     out.length = length;
     out.handle = arr;

@@ -92,7 +92,7 @@ Task prepare_select_with(const Napi::CallbackInfo& info, SelectFn run_select) {
       b.mask = out.data;
       m = out.handle;
     } else {
-      Napi::Uint8Array arr = fresh<uint8_t, Napi::Uint8Array>(env, b.count, "the mask of scores[" + std::to_string(i) + "]");
+      Napi::Uint8Array arr = fresh<uint8_t, Napi::Uint8Array>(env, b.count, [i] { return "the mask of scores[" + std::to_string(i) + "]"; });
       b.mask = arr.Data();
       m = arr;
     }
@@ -138,7 +138,7 @@ Task prepare_nm(const Napi::CallbackInfo& info) {
     t.pin(e.handle);
   }
   const cpu::NanPolicy nan = nan_policy(info[4]);
-  Napi::Uint8Array out = fresh<uint8_t, Napi::Uint8Array>(env, s.length, "the mask");
+  Napi::Uint8Array out = fresh<uint8_t, Napi::Uint8Array>(env, s.length, [] { return "the mask"; });
   const size_t slot = t.pin(out);
   const float* scores = s.data;
   const int64_t count = s.length;

@@ -359,7 +359,7 @@ Task prepare_predict(const Napi::CallbackInfo& info) {
     t.pin(va.handle);
     (*cached)[i] = v;
   }
-  Napi::Float32Array out = fresh<float, Napi::Float32Array>(info.Env(), checked_product(n, classes, "logits size"), "the logits [n x classes]");
+  Napi::Float32Array out = fresh<float, Napi::Float32Array>(info.Env(), checked_product(n, classes, "logits size"), [] { return "the logits [n x classes]"; });
   const size_t slot = t.pin(out);
   float* logits = out.Data();
   const float* xd = x.data;
@@ -378,7 +378,7 @@ Task prepare_gradients(const Napi::CallbackInfo& info) {
   Napi::Array dws = Napi::Array::New(env, layers->size()), dbs = Napi::Array::New(env, layers->size());
   auto dw = std::make_shared<std::vector<float*>>(), db = std::make_shared<std::vector<float*>>();
   for (size_t l = 0; l < layers->size(); ++l) {
-    const std::string gn = "the gradients of layers[" + std::to_string(l) + "]";
+    const auto gn = [l] { return "the gradients of layers[" + std::to_string(l) + "]"; };
     Napi::Float32Array a = fresh<float, Napi::Float32Array>(env, (*layers)[l].in * (*layers)[l].out, gn);
     Napi::Float32Array b = fresh<float, Napi::Float32Array>(env, (*layers)[l].out, gn);
     dw->push_back(a.Data());

@@ -28,13 +28,14 @@ Napi::Value adopt(Napi::Env env, cpu::Owned<T>& owned) {
 // ERR_SHEARS_OUT_OF_MEMORY error naming `what` (the pages of such a request, were it granted,
 // would end with the OOM killer); within it, a malloc of the same size that fails is the same error.
 // (V8 allocates the array itself, not an external buffer: Node caps those at buffer.constants.MAX_LENGTH.)
-template <class T, class Arr>
-Arr fresh(Napi::Env env, int64_t count, const std::string& what) {
+// `what` builds the name (a callable returning a string), only when the request is large.
+template <class T, class Arr, class What>
+Arr fresh(Napi::Env env, int64_t count, What what) {
   const double bytes = static_cast<double>(count) * sizeof(T);
   ensure_fits(bytes, what);
   if (bytes >= 64.0 * 1024 * 1024) {
     void* probe = std::malloc(static_cast<size_t>(bytes));
-    if (probe == nullptr) throw Error(ErrorKind::kAlloc, "out of memory allocating " + what);
+    if (probe == nullptr) throw Error(ErrorKind::kAlloc, "out of memory allocating " + std::string(what()));
     std::free(probe);
   }
   return Arr::New(env, static_cast<size_t>(count));

@@ -14,8 +14,6 @@
 namespace shears {
 namespace {
 
-constexpr double kUncheckedBytes = 256.0 * 1024 * 1024;
-
 // The first number in a file (a cgroup limit or usage), or 0 for "max", absent or unreadable.
 int64_t read_number(const char* path) {
   std::ifstream in(path);

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 namespace shears {
 
@@ -21,9 +22,18 @@ int64_t memory_limit();
 // whichever is lower, and never more than memory_limit() (which it is where neither can be read).
 int64_t memory_available();
 
+// Requests under this size are not checked (no file is read, no message formatted on hot paths).
+inline constexpr double kUncheckedBytes = 256.0 * 1024 * 1024;
+
 // Throws ERR_SHEARS_OUT_OF_MEMORY ("Expected <what> to fit in memory ...") when `bytes` exceeds
-// memory_available(). Requests under 256 MiB are not checked (no file is read on hot paths).
+// memory_available(); requests under kUncheckedBytes pass unchecked.
 void ensure_fits(double bytes, const std::string& what);
+
+// The same with `what()` building the name, called only for a request large enough to check.
+template <class What, class = std::enable_if_t<std::is_invocable_v<What>>>
+inline void ensure_fits(double bytes, What what) {
+  if (bytes >= kUncheckedBytes) ensure_fits(bytes, std::string(what()));
+}
 
 // Allocates `bytes` aligned to `align` (a power of two, at least alignof(max_align_t)); release
 // with std::free. Null on failure. From 4 MiB up the block is aligned to 2 MiB and, on Linux,

@@ -26,7 +26,7 @@ class AlignedBuffer {
     data_ = nullptr;
     capacity_ = 0;
     const size_t bytes = ((count * sizeof(float)) + 63) / 64 * 64;
-    ensure_fits(static_cast<double>(bytes), "scratch of " + std::to_string(count) + " floats");
+    ensure_fits(static_cast<double>(bytes), [count] { return "scratch of " + std::to_string(count) + " floats"; });
     data_ = static_cast<float*>(allocate(bytes, 64));
     if (data_ == nullptr)
       throw Error(ErrorKind::kAlloc, "out of memory allocating " + std::to_string(bytes) + " bytes of scratch");

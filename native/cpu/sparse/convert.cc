@@ -18,7 +18,7 @@ namespace shears::cpu {
 template <class T>
 Owned<T>::Owned(int64_t count) : count_(count) {
   const size_t bytes = static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(T);
-  ensure_fits(static_cast<double>(bytes), "an array of " + std::to_string(count) + " entries");
+  ensure_fits(static_cast<double>(bytes), [count] { return "an array of " + std::to_string(count) + " entries"; });
   data_ = static_cast<T*>(allocate(bytes, 64));
   if (data_ == nullptr)
     throw Error(ErrorKind::kAlloc, "out of memory allocating " + std::to_string(bytes) + " bytes");

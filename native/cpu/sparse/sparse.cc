@@ -69,7 +69,8 @@ void transposed_product(int64_t out_rows, int64_t n, int64_t rows, const int32_t
   // worker happened to take which chunk (reproducible run to run, DESIGN.md "Determinism").
   const int64_t parts = std::min<int64_t>(threads, chunks);
   // Checked together: each copy alone may fit where all of them (and C) do not.
-  ensure_fits(static_cast<double>(parts + 1) * total * sizeof(float), "the output and " + std::to_string(parts) + " per-thread copies of it");
+  ensure_fits(static_cast<double>(parts + 1) * total * sizeof(float),
+              [parts] { return "the output and " + std::to_string(parts) + " per-thread copies of it"; });
   std::vector<AlignedBuffer> priv(static_cast<size_t>(parts));
   for (auto& buf : priv) buf.resize(static_cast<size_t>(total));
   pool.run(parts, [&](int64_t t, int) {
