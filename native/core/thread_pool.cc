@@ -86,6 +86,7 @@ inline void cpu_relax() {
 
 void ThreadPool::worker_main(int index, uint64_t seen) {
   t_in_pool_region = true;
+  bool index_out = false;  // this region's caller sized its per-worker state for fewer workers
   for (;;) {
     for (int i = 0; i < kSpinRounds && published_.load(std::memory_order_acquire) == seen; ++i) cpu_relax();
     {
@@ -93,8 +94,9 @@ void ThreadPool::worker_main(int index, uint64_t seen) {
       wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
       if (stopping_) return;
       seen = generation_;
+      index_out = index >= max_workers_;
     }
-    drain(index);
+    if (!index_out) drain(index);
     if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);
       done_.notify_all();
@@ -102,9 +104,9 @@ void ThreadPool::worker_main(int index, uint64_t seen) {
   }
 }
 
-int ThreadPool::run(int64_t ntasks, const std::function<void(int64_t, int)>& fn) {
+int ThreadPool::run(int64_t ntasks, const std::function<void(int64_t, int)>& fn, int max_workers) {
   if (ntasks <= 0) return 1;
-  const int width = num_threads();
+  const int width = std::min(num_threads(), std::max(1, max_workers));
   std::unique_lock<std::mutex> region(region_mutex_, std::defer_lock);
   if (ntasks == 1 || width == 1 || t_in_pool_region || !region.try_lock()) {
     for (int64_t t = 0; t < ntasks; ++t) fn(t, 0);
@@ -114,6 +116,7 @@ int ThreadPool::run(int64_t ntasks, const std::function<void(int64_t, int)>& fn)
     std::lock_guard<std::mutex> lock(mutex_);
     fn_ = &fn;
     ntasks_ = ntasks;
+    max_workers_ = width;
     next_.store(0, std::memory_order_relaxed);
     failed_.store(false, std::memory_order_relaxed);
     error_ = nullptr;

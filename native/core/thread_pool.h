@@ -23,11 +23,12 @@ class ThreadPool {
   // Resizes the pool (1 = everything runs on the caller). Waits for a running region to finish.
   void set_num_threads(int n);
 
-  // Calls fn(task, worker) for every task in [0, ntasks); `worker` is in [0, width) where width is
-  // the value returned by region_width() for this call. Tasks are handed out dynamically.
-  // Returns the width used (1 when run inline). Exceptions thrown by fn are rethrown here (the
-  // first one wins; the remaining tasks are skipped).
-  int run(int64_t ntasks, const std::function<void(int64_t task, int worker)>& fn);
+  // Calls fn(task, worker) for every task in [0, ntasks); `worker` is below the width returned (1
+  // when run inline) and below `max_workers`. A caller that keeps per-worker state sized by an
+  // earlier num_threads() passes that size: set_num_threads() on another thread may have grown the
+  // pool since, and the extra workers then sit the region out. Tasks are handed out dynamically.
+  // Exceptions thrown by fn are rethrown here (the first one wins; the remaining tasks are skipped).
+  int run(int64_t ntasks, const std::function<void(int64_t task, int worker)>& fn, int max_workers = 1 << 30);
 
   ~ThreadPool();
 
@@ -48,6 +49,7 @@ class ThreadPool {
   // The current region.
   const std::function<void(int64_t, int)>* fn_ = nullptr;
   int64_t ntasks_ = 0;
+  int max_workers_ = 1 << 30;
   std::atomic<int64_t> next_{0};
   std::atomic<int> active_{0};
   uint64_t generation_ = 0;

@@ -90,6 +90,8 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
 
   const uint32_t nan_key = nan == NanPolicy::kKeep ? 0xFFFFFFFFu : 0u;
   const int width = pool.num_threads();
+  // Regions whose tasks write per-worker state sized by `width` (hist): never more workers than that.
+  auto run_sized = [&](int64_t n, const std::function<void(int64_t, int)>& fn) { pool.run(n, fn, width); };
   auto eligible_at = [&](const ScoreBuffer& b, int64_t i) { return !b.eligible || b.eligible[i]; };
   Scratch& scratch = scratch_for(tasks);
   SelectResult result;
@@ -151,7 +153,7 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
     int shift = 0;
     while ((span >> shift) >= kCandBins) ++shift;
     for (auto& h : hist) std::fill(h.begin(), h.begin() + kCandBins, 0);
-    pool.run(tasks, [&](int64_t t, int w) {
+    run_sized(tasks, [&](int64_t t, int w) {
       int64_t* const h = hist[static_cast<size_t>(w)].data();
       for (const Candidate& e : scratch.cand[static_cast<size_t>(t)]) ++h[(e.key - base) >> shift];
     });
@@ -279,7 +281,7 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
   // and NaN scores are counted on the way (rejected below under NanPolicy::kError).
   for (auto& h : hist) std::fill(h.begin(), h.end(), 0);
   std::vector<int64_t> nans(static_cast<size_t>(tasks), 0);
-  pool.run(tasks, [&](int64_t t, int w) {
+  run_sized(tasks, [&](int64_t t, int w) {
     const Span& s = spans[t];
     // Locals, not fields: the stores below must not force reloads of what they might alias.
     const float* const sc = buffers[s.buffer].scores;
@@ -344,7 +346,7 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
     const uint32_t bins = kBins[pass];
     const int shift = kShift[pass];
     for (auto& h : hist) std::fill(h.begin(), h.begin() + bins, 0);
-    pool.run(tasks, [&](int64_t t, int w) {
+    run_sized(tasks, [&](int64_t t, int w) {
       const Span& s = spans[t];
       const float* const sc = buffers[s.buffer].scores;
       const uint8_t* const el = buffers[s.buffer].eligible;
