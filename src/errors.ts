@@ -8,6 +8,7 @@ export type ShearsErrorCode =
   | 'ERR_SHEARS_INVALID_ARG_TYPE'
   | 'ERR_SHEARS_OUT_OF_RANGE'
   | 'ERR_SHEARS_OUT_OF_MEMORY'
+  | 'ERR_SHEARS_BUSY'
   | 'ERR_SHEARS_INTERNAL';
 
 export function describe(value: unknown): string {
@@ -33,6 +34,13 @@ export function typeError(name: string, expected: string, value: unknown): TypeE
 export function rangeError(name: string, expected: string, value: unknown): RangeError {
   const err = new RangeError(`Expected ${expected} for ${name} but received ${describe(value)}`);
   (err as RangeError & { code: ShearsErrorCode }).code = 'ERR_SHEARS_OUT_OF_RANGE';
+  return err;
+}
+
+/** An object asked to start work while its earlier work is still running (code ERR_SHEARS_BUSY). */
+export function busyError(message: string): Error {
+  const err = new Error(message);
+  (err as Error & { code: ShearsErrorCode }).code = 'ERR_SHEARS_BUSY';
   return err;
 }
 

@@ -97,7 +97,7 @@ export interface NativeEpochOptions {
   alpha?: number;
   temperature?: number;
   abort?: I32;
-  snapshot?: { step: number; weights: F32[] };
+  snapshot?: { step: number; weights: F32[]; biases?: (F32 | null)[] };
   validationX?: F32;
   validationY?: I32;
   device?: 'cpu' | 'cuda';

@@ -3,6 +3,7 @@
  * dense execution agreeing, schedules, determinism, a short MNIST run, abort, divergence, bad
  * configurations, and model files.
  */
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
@@ -227,7 +228,8 @@ describe('trainer', () => {
     const val = randomData(30, 10, 3, r);
     const fit2 = await g2.fit(randomData(64, 10, 3, r), { epochs: 2, batchSize: 8, validation: val });
     const logged = fit2.epochs[0].pruned;
-    expect(logged.map((e) => e.step)).toEqual([0, 2, 4, 6]);
+    // Step 0's target is the initial sparsity 0: a no-op, not run or logged.
+    expect(logged.map((e) => e.step)).toEqual([2, 4, 6]);
     logged.forEach((e) => {
       const total = e.sparsity[0] * 80 + e.sparsity[1] * 24;
       expect(Math.abs(total - Math.round(e.target * 104))).toBeLessThan(1e-9);
@@ -362,7 +364,30 @@ describe('trainer', () => {
     await expect(strict.fit(data, { epochs: 2, batchSize: 20 })).rejects.toThrow(/validation/);
   });
 
-  it('lottery ticket with late rewinding: kept weights go back to their values before step k (inside an epoch)', async () => {
+  /**
+   * The lottery ticket's fine-tuning run, rebuilt by hand: `start` (weights and biases) with the
+   * masks `masks` applied and fresh momentum, trained one epoch in order.
+   */
+  async function maskedEpoch(start: Sequential, masks: Uint8Array[], data: Dataset): Promise<Sequential> {
+    const state = new Map([...start.stateDict()].map(([k, e]) => [k, { tensor: new Tensor(e.tensor.data.slice(), [...e.tensor.shape]) }]));
+    const twin = mlp([12, 10, 4], seed);
+    twin.loadStateDict(state); // no masks yet: all kept, momentum cleared
+    twin.linears().forEach((l, i) => {
+      l.mask.set(masks[i]);
+      l.weight.forEach((_, j, w) => (w[j] = masks[i][j] ? w[j] : 0));
+    });
+    await new Trainer(twin, { optimizer: { lr: 0.05, momentum: 0.9 } }).fit(data, { epochs: 1, batchSize: 16, shuffle: false });
+    return twin;
+  }
+
+  const expectSameParameters = (a: Sequential, b: Sequential) =>
+    a.linears().forEach((l, i) => {
+      expect(Array.from(l.weight)).toEqual(Array.from(b.linears()[i].weight));
+      expect(Array.from(l.bias!)).toEqual(Array.from(b.linears()[i].bias!));
+      expect(Array.from(l.mask)).toEqual(Array.from(b.linears()[i].mask));
+    });
+
+  it('lottery ticket with late rewinding: weights and biases go back to their values before step k (inside an epoch)', async () => {
     const r = caseRng();
     const data = randomData(64, 12, 4, r);
     // Without shuffling, the first 3 steps are the whole of a 1-epoch run on the first 48 samples.
@@ -370,36 +395,76 @@ describe('trainer', () => {
     const first48: Dataset = { ...data, n: 48, x: data.x.slice(0, 48 * 12), y: data.y.slice(0, 48) };
     await new Trainer(ref, { optimizer: { lr: 0.05, momentum: 0.9 } }).fit(first48, { epochs: 1, batchSize: 16, shuffle: false });
     const model = mlp([12, 10, 4], seed);
-    const controller = new AbortController();
     const trainer = new Trainer(model, {
       optimizer: { lr: 0.05, momentum: 0.9 },
       pruning: { schedule: { kind: 'lotteryTicket', rate: 0.5, everyEpochs: 1, finalSparsity: 0.5, rewindStep: 3 }, scope: 'layer' },
     });
-    await trainer.fit(data, { epochs: 3, batchSize: 16, shuffle: false, signal: controller.signal, onEpoch: (l) => l.epoch === 0 && controller.abort() });
-    model.linears().forEach((l, li) => {
-      expect(l.mask.filter((m) => m === 0).length).toBe(l.mask.length / 2);
-      l.weight.forEach((w, i) => expect(w).toBe(l.mask[i] ? ref.linears()[li].weight[i] : 0));
+    // Epoch 0 trains dense; epoch 1 starts by pruning half of each layer and rewinding to step 3.
+    const fit = await trainer.fit(data, { epochs: 2, batchSize: 16, shuffle: false });
+    expect(fit.epochs[1].pruned).toHaveLength(1);
+    const masks = model.linears().map((l) => l.mask.slice());
+    masks.forEach((m) => expect(m.filter((v) => v === 0).length).toBe(m.length / 2));
+    expectSameParameters(model, await maskedEpoch(ref, masks, data));
+    // A rewind point after the first pruning step (step 4 here) has nothing to rewind to.
+    const late = new Trainer(mlp([12, 10, 4], seed), {
+      optimizer: { lr: 0.05 },
+      pruning: { schedule: { kind: 'lotteryTicket', rate: 0.5, everyEpochs: 1, finalSparsity: 0.5, rewindStep: 5 } },
     });
+    await expect(late.fit(data, { epochs: 2, batchSize: 16 })).rejects.toThrow(/first pruning step \(4.*rewindStep/);
   });
 
-  it('lottery ticket: kept weights rewind exactly to the initialisation, momentum cleared', async () => {
+  it('lottery ticket: weights and biases rewind exactly to the initialisation, momentum cleared', async () => {
     const r = caseRng();
+    const data = randomData(64, 12, 4, r);
     const model = mlp([12, 10, 4], seed);
-    const initial = model.linears().map((l) => l.weight.slice());
-    const controller = new AbortController();
     const trainer = new Trainer(model, {
       optimizer: { lr: 0.05, momentum: 0.9 },
       pruning: { schedule: { kind: 'lotteryTicket', rate: 0.5, everyEpochs: 1, finalSparsity: 0.5 }, scope: 'layer' },
     });
-    // Stop at the start of epoch 1: the pruning and rewind happen before its first step.
-    const fit = await trainer.fit(randomData(64, 12, 4, r), { epochs: 3, batchSize: 16, signal: controller.signal, onEpoch: (l) => l.epoch === 0 && controller.abort() });
-    expect(fit.aborted).toBe(true);
+    const fit = await trainer.fit(data, { epochs: 2, batchSize: 16, shuffle: false });
+    expect(fit.aborted).toBe(false);
     expect(fit.epochs[1].pruned).toHaveLength(1);
-    model.linears().forEach((l, li) => {
-      expect(l.mask.filter((m) => m === 0).length).toBe(l.mask.length / 2);
-      l.weight.forEach((w, i) => expect(w).toBe(l.mask[i] ? initial[li][i] : 0));
-      expect(l.velocity!.weight.every((v) => v === 0)).toBe(true);
-    });
+    const masks = model.linears().map((l) => l.mask.slice());
+    masks.forEach((m) => expect(m.filter((v) => v === 0).length).toBe(m.length / 2));
+    expectSameParameters(model, await maskedEpoch(mlp([12, 10, 4], seed), masks, data));
+  });
+
+  it('an abort between epochs (from onEpoch) stops before the next pruning step, for every schedule', async () => {
+    const r = caseRng();
+    const data = randomData(64, 12, 4, r), val = randomData(32, 12, 4, r);
+    const schedules: PruningSchedule[] = [
+      { kind: 'lotteryTicket', rate: 0.5, everyEpochs: 1, finalSparsity: 0.5 },
+      { kind: 'iterative', rate: 0.5, everyEpochs: 1, finalSparsity: 0.5 },
+      { kind: 'adaptive', finalSparsity: 0.5, tolerance: 0.999 },
+      { kind: 'gradual', finalSparsity: 0.8, endEpoch: 2, frequency: 1000 }, // its last step falls after the run
+    ];
+    for (const schedule of schedules) {
+      const model = mlp([12, 10, 4], seed);
+      const controller = new AbortController();
+      let after: number[][] = [];
+      const last = schedule.kind === 'gradual' ? 1 : 0;
+      const fit = await new Trainer(model, { optimizer: { lr: 0.05, momentum: 0.9 }, pruning: { schedule } }).fit(data, {
+        epochs: 2,
+        batchSize: 16,
+        validation: val,
+        signal: controller.signal,
+        onEpoch: (l) => {
+          if (l.epoch !== last) return;
+          after = model.linears().map((x) => Array.from(x.weight));
+          controller.abort();
+        },
+      });
+      expect(fit.aborted, schedule.kind).toBe(true);
+      expect(fit.epochs, schedule.kind).toHaveLength(last + 1);
+      expect(model.linears().map((x) => Array.from(x.weight)), schedule.kind).toEqual(after);
+      expect(model.linears().every((x) => x.mask.every((m) => m === 1)), schedule.kind).toBe(true);
+    }
+    // Aborted before it starts: nothing runs, no epoch is logged.
+    const model = mlp([12, 10, 4], seed);
+    const before = model.linears().map((x) => Array.from(x.weight));
+    const fit = await new Trainer(model, { optimizer: { lr: 0.05 } }).fit(data, { epochs: 2, batchSize: 16, signal: AbortSignal.abort(), onEpoch: () => expect.unreachable() });
+    expect(fit).toEqual({ epochs: [], aborted: true });
+    expect(model.linears().map((x) => Array.from(x.weight))).toEqual(before);
   });
 
   it('same seed, ISA and threads: bit-identical weights after an epoch (with dropout)', async () => {
@@ -463,6 +528,55 @@ describe('trainer', () => {
     await expect(trainer.fit(data, { epochs: 1, batchSize: 0 })).rejects.toThrow(/batchSize/);
     await expect(trainer.fit(data, { epochs: 0, batchSize: 2 })).rejects.toThrow(/epochs/);
     expect(Array.from(model.linears()[0].weight)).toEqual(Array.from(w0));
+    // Options the constructor checks, not the first epoch that would use them.
+    const opt = { lr: 0.1 };
+    expectThrows(() => new Trainer(model, { optimizer: opt, lrSchedule: { schedule: { kind: 'step', stepSize: 2, gamma: -1 } } }), RangeError, 'lrSchedule.schedule.gamma');
+    expectThrows(() => new Trainer(model, { optimizer: opt, lrSchedule: { schedule: { kind: 'step', stepSize: 0 } } }), RangeError, 'lrSchedule.schedule.stepSize');
+    expectThrows(() => new Trainer(model, { optimizer: opt, lrSchedule: { schedule: { kind: 'cosine', minLr: -1 } } }), RangeError, 'lrSchedule.schedule.minLr');
+    expectThrows(() => new Trainer(model, { optimizer: opt, lrSchedule: { schedule: { kind: 'bogus' } as never } }), RangeError, 'lrSchedule.schedule.kind');
+    expectThrows(() => new Trainer(model, { optimizer: opt, lrSchedule: { warmupEpochs: Number.NaN } }), RangeError, 'lrSchedule.warmupEpochs');
+    expectThrows(() => new Trainer(model, { optimizer: { lr: 0.1, momentum: 0.9, nesterov: 'yes' as never } }), TypeError, 'optimizer.nesterov');
+    expectThrows(() => new Trainer(model, { optimizer: opt, distillation: { teacher: mlp([4, 3, 2], seed), alpha: 2 } }), RangeError, 'distillation.alpha');
+    expectThrows(() => new Trainer(model, { optimizer: opt, distillation: { teacher: mlp([4, 3, 2], seed), temperature: 0 } }), RangeError, 'distillation.temperature');
+    expectThrows(() => new Trainer(model, { optimizer: opt, pruning: { schedule: { kind: 'oneShot', sparsity: 0.5 }, dense: [7] } }), RangeError, 'pruning.dense', '[0, 2)');
+    expectThrows(() => new Trainer(model, { optimizer: opt, pruning: { schedule: { kind: 'lotteryTicket', rate: 0.5, everyEpochs: 1, finalSparsity: 0.5, rewindStep: -1 } } }), RangeError, 'rewindStep');
+    expectThrows(() => new Trainer(model, { optimizer: opt, pruning: { schedule: { kind: 'adaptive', finalSparsity: 0.5, floor: 2 } } }), RangeError, 'pruning.schedule.floor');
+    // A run too short for the schedule to prune at all is refused rather than trained dense.
+    const tooShort = async (schedule: PruningSchedule, epochs: number) => {
+      const signal = new AbortController().signal;
+      const t = new Trainer(model, { optimizer: opt, pruning: { schedule } });
+      await expect(t.fit(data, { epochs, batchSize: 4, validation: data, signal })).rejects.toThrow(/for epochs/);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0); // nothing left behind on the signal
+    };
+    await tooShort({ kind: 'lotteryTicket', rate: 0.5, everyEpochs: 1, finalSparsity: 0.9 }, 1);
+    await tooShort({ kind: 'iterative', rate: 0.5, everyEpochs: 3, finalSparsity: 0.9 }, 3);
+    await tooShort({ kind: 'adaptive', finalSparsity: 0.9 }, 1);
+    expect(Array.from(model.linears()[0].weight)).toEqual(Array.from(w0));
+  });
+
+  it('one fit at a time per trainer; steps count over every fit', async () => {
+    const r = caseRng();
+    const data = randomData(40, 4, 2, r);
+    const trainer = new Trainer(mlp([4, 3, 2], seed), { optimizer: { lr: 0.1 } });
+    const first = trainer.fit(data, { epochs: 2, batchSize: 10 });
+    await expect(trainer.fit(data, { epochs: 1, batchSize: 10 })).rejects.toMatchObject({ code: 'ERR_SHEARS_BUSY' });
+    await first;
+    expect(trainer.steps).toBe(8);
+    await trainer.fit(data, { epochs: 1, batchSize: 10 });
+    expect(trainer.steps).toBe(12);
+  });
+
+  it('adaptive: a step that leaves accuracy under the floor is undone and ends the schedule', async () => {
+    const r = caseRng();
+    const data = randomData(200, 16, 3, r), val = randomData(60, 16, 3, r);
+    const model = mlp([16, 12, 3], seed);
+    // Tolerance 0.999 would keep every step; a floor of 1 (perfect accuracy) rejects the first.
+    const t = new Trainer(model, { optimizer: { lr: 0.05 }, pruning: { schedule: { kind: 'adaptive', finalSparsity: 0.8, step: 0.2, tolerance: 0.999, floor: 1 } } });
+    const fit = await t.fit(data, { epochs: 4, batchSize: 20, validation: val });
+    const steps = fit.epochs.flatMap((e) => e.pruned);
+    expect(steps).toHaveLength(1);
+    expect(steps[0]).toMatchObject({ target: 0.2, accepted: false });
+    expect(model.linears().every((l) => l.mask.every((m) => m === 1))).toBe(true);
   });
 
   it('models save and load (shears form and a plain PyTorch nn.Sequential state dict)', () => {
@@ -484,5 +598,36 @@ describe('trainer', () => {
     expect(torchLike.architecture()).toEqual([['linear', 6, 5, true], ['relu'], ['linear', 5, 3, true]]);
     const x = Float32Array.from({ length: 12 }, (_, i) => i / 12);
     expect(Array.from(torchLike.predict(x, 2))).toEqual(Array.from(model.predict(x, 2)));
+    // nn.Sequential(nn.Flatten(), nn.Linear, nn.ReLU, nn.Linear): keys 1.* and 3.*, a Flatten first.
+    const flat = path.join(dir, 'flatten-first.safetensors');
+    saveSafetensors(flat, new Map([...model.stateDict()].map(([k, e]) => [k.replace(/^(\d+)/, (d) => String(Number(d) + 1)), { tensor: new Tensor(e.tensor.data, [...e.tensor.shape]) }])));
+    const withFlatten = Sequential.load(flat);
+    expect(withFlatten.architecture()).toEqual([['flatten'], ['linear', 6, 5, true], ['relu'], ['linear', 5, 3, true]]);
+    expect(Array.from(withFlatten.predict(x, 2))).toEqual(Array.from(model.predict(x, 2)));
+  });
+
+  it('loadStateDict checks every entry before copying anything', () => {
+    const model = mlp([6, 5, 3], seed);
+    const good = () => new Map([...mlp([6, 5, 3], seed + 1).stateDict()].map(([k, e]) => [k, { tensor: new Tensor(e.tensor.data.slice(), [...e.tensor.shape]) as Tensor, mask: undefined as Uint8Array | undefined }]));
+    const snapshot = () => model.linears().flatMap((l) => [Array.from(l.weight), Array.from(l.bias!), Array.from(l.mask)]);
+    const before = snapshot();
+    const bad = (edit: (s: ReturnType<typeof good>) => void, type: ErrorConstructor | RangeErrorConstructor | TypeErrorConstructor, ...mentions: string[]) => {
+      const s = good();
+      edit(s);
+      expectThrows(() => model.loadStateDict(s), type, ...mentions);
+      expect(snapshot()).toEqual(before);
+    };
+    // Same size, transposed shape.
+    bad((s) => (s.get('0.weight')!.tensor = new Tensor(new Float32Array(30), [6, 5])), RangeError, "state.get('0.weight').tensor", 'shape [5,6]', 'shape [6,5]');
+    bad((s) => (s.get('2.weight')!.mask = new Uint8Array(15).fill(2)), RangeError, "state.get('2.weight').mask", 'values 0 or 1', 'mask[0] = 2');
+    bad((s) => (s.get('2.weight')!.mask = new Uint8Array(14)), RangeError, "state.get('2.weight').mask", '15 values');
+    bad((s) => (s.get('0.bias')!.mask = new Uint8Array(5)), RangeError, "state.get('0.bias').mask");
+    // A later entry missing: the earlier layers are not half-loaded.
+    bad((s) => s.delete('2.bias'), RangeError, 'an entry 2.bias');
+    bad((s) => s.set('4.weight', { tensor: new Tensor(new Float32Array(1), [1, 1]), mask: undefined }), RangeError, 'also 4.weight', 'strict: false');
+    const extra = good();
+    extra.set('4.weight', { tensor: new Tensor(new Float32Array(1), [1, 1]), mask: undefined });
+    model.loadStateDict(extra, { strict: false });
+    expect(Array.from(model.linears()[1].weight)).toEqual(Array.from(extra.get('2.weight')!.tensor.data));
   });
 });

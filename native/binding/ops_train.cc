@@ -254,6 +254,24 @@ Task prepare_train(const Napi::CallbackInfo& info) {
       t.pin(a.handle);
       cfg->snapshot.push_back(a.data);
     }
+    // Optional: one Float32Array of `out` values per layer with a bias (null for the others).
+    Napi::Value bias = so.Get("biases");
+    if (!is_absent(bias)) {
+      if (!bias.IsArray() || bias.As<Napi::Array>().Length() != layers->size())
+        type_error("an Array with one Float32Array (or null) per layer", "options.snapshot.biases", bias);
+      for (uint32_t i = 0; i < layers->size(); ++i) {
+        Napi::Value bv = bias.As<Napi::Array>().Get(i);
+        if (is_absent(bv)) {
+          cfg->snapshot_bias.push_back(nullptr);
+          continue;
+        }
+        const std::string bn = "options.snapshot.biases[" + std::to_string(i) + "]";
+        Array<float> a = f32(bv, bn.c_str());
+        expect_length(a, (*layers)[i].out, bn.c_str(), "the layer's outputs");
+        t.pin(a.handle);
+        cfg->snapshot_bias.push_back(a.data);
+      }
+    }
   }
   Napi::Value vx = o.Get("validationX");
   if (!is_absent(vx)) {

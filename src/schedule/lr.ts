@@ -25,25 +25,45 @@ export function checkLr(lr: unknown, name = 'lr'): number {
 }
 
 /**
+ * Checks a schedule's options up front (kind, stepSize, gamma, minLr, warmupEpochs), so a bad one
+ * is rejected before any training; `name` prefixes the argument names in errors.
+ */
+export function checkLrOptions(options: LrOptions | undefined, name = 'options'): void {
+  const o = optionsObject(options, name);
+  const s = o.schedule ?? { kind: 'constant' };
+  if (typeof s !== 'object' || s === null) throw typeError(`${name}.schedule`, 'a schedule object { kind, … }', s);
+  const nonNegative = (v: unknown, field: string) => {
+    if (v === undefined) return;
+    if (typeof v !== 'number') throw typeError(`${name}.schedule.${field}`, 'a finite number >= 0', v);
+    if (!(v >= 0) || !Number.isFinite(v)) throw rangeError(`${name}.schedule.${field}`, 'a finite number >= 0', v);
+  };
+  if (s.kind === 'step') {
+    if (!(Number.isInteger(s.stepSize) && s.stepSize > 0)) throw rangeError(`${name}.schedule.stepSize`, 'a positive integer (epochs)', s.stepSize);
+    nonNegative(s.gamma, 'gamma');
+  } else if (s.kind === 'cosine') nonNegative(s.minLr, 'minLr');
+  else if (s.kind !== 'constant') throw rangeError(`${name}.schedule.kind`, "'constant', 'step' or 'cosine'", (s as { kind: unknown }).kind);
+  const warm = o.warmupEpochs;
+  if (warm !== undefined && (typeof warm !== 'number' || !(warm >= 0) || !Number.isFinite(warm)))
+    throw rangeError(`${name}.warmupEpochs`, 'a finite number >= 0', warm);
+}
+
+/**
  * The rate of optimizer step `step` (0-based, over the whole run) with `stepsPerEpoch` steps per
  * epoch and `epochs` epochs. Step-wise schedules change at epoch boundaries; cosine and warm-up
  * move every step (warm-up reaches the base rate at the end of its last step).
  */
 export function learningRate(base: number, step: number, stepsPerEpoch: number, epochs: number, options?: LrOptions): number {
+  checkLrOptions(options);
   const o = optionsObject(options);
   const epoch = step / stepsPerEpoch;
   const s = o.schedule ?? { kind: 'constant' };
   let lr: number;
-  if (s.kind === 'constant') lr = base;
-  else if (s.kind === 'step') {
-    if (!(Number.isInteger(s.stepSize) && s.stepSize > 0)) throw rangeError('schedule.stepSize', 'a positive integer (epochs)', s.stepSize);
-    lr = base * (s.gamma ?? 0.1) ** Math.floor(epoch / s.stepSize);
-  } else if (s.kind === 'cosine') {
+  if (s.kind === 'step') lr = base * (s.gamma ?? 0.1) ** Math.floor(epoch / s.stepSize);
+  else if (s.kind === 'cosine') {
     const min = s.minLr ?? 0;
     lr = min + ((base - min) * (1 + Math.cos((Math.PI * Math.min(epoch, epochs)) / Math.max(epochs, 1e-12)))) / 2;
-  } else throw rangeError('schedule.kind', "'constant', 'step' or 'cosine'", (s as { kind: unknown }).kind);
+  } else lr = base;
   const warm = o.warmupEpochs ?? 0;
-  if (!(warm >= 0)) throw rangeError('warmupEpochs', 'a number >= 0', warm);
   const done = (step + 1) / stepsPerEpoch;
   return warm > 0 && done < warm ? (lr * done) / warm : lr;
 }

@@ -24,7 +24,8 @@ export type PruningSchedule =
    * Accuracy-guarded: before each epoch after the first, prune `step` more (default 0.2) and
    * evaluate on the validation set. If accuracy fell more than `tolerance` (default 0.01) below the
    * dense model's, undo that step, halve the step and fine-tune; else keep it and grow the step by
-   * half. (A negative tolerance demands a gain over the dense model.) Stops at `finalSparsity`, or when accuracy would fall below `floor`. Needs `validation`.
+   * half. (A negative tolerance demands a gain over the dense model.) Stops at `finalSparsity`, or at a step that leaves accuracy below `floor` (that step is undone).
+   * Needs `validation` and at least two epochs.
    */
   | { kind: 'adaptive'; finalSparsity: number; step?: number; tolerance?: number; floor?: number }
   /**
@@ -125,10 +126,16 @@ export function planPruning(schedule: PruningSchedule, epochs: number, stepsPerE
         kept = Math.max(1 - sf, kept * (1 - rate));
         events.push({ step: e * stepsPerEpoch, sparsity: 1 - kept, rewind: schedule.kind === 'lotteryTicket' });
       }
+      // It prunes at the start of epochs every, 2·every, …: a shorter run would train dense.
+      if (sf > 0 && events.length === 0)
+        throw rangeError('epochs', `more than everyEpochs (${every}) epochs: the ${schedule.kind} schedule first prunes at the start of epoch ${every}`, epochs);
       break;
     }
     case 'adaptive': {
-      fraction(schedule.finalSparsity, 'pruning.schedule.finalSparsity');
+      const sf = fraction(schedule.finalSparsity, 'pruning.schedule.finalSparsity');
+      if (sf > 0 && epochs < 2) throw rangeError('epochs', 'at least 2 epochs: the adaptive schedule prunes before each epoch after the first', epochs);
+      const floor = schedule.floor;
+      if (floor !== undefined && (typeof floor !== 'number' || !(floor >= 0 && floor <= 1))) throw rangeError('pruning.schedule.floor', 'an accuracy in [0, 1]', floor);
       const step = schedule.step ?? 0.2;
       if (typeof step !== 'number' || !(step > 0 && step < 1)) throw rangeError('pruning.schedule.step', 'a sparsity step in (0, 1)', step);
       const tol = schedule.tolerance ?? 0.01;

@@ -283,27 +283,55 @@ export class Sequential {
     return out;
   }
 
-  /** Copies weights (and masks, where the entries have them) from a state dict with the same names and shapes. */
-  loadStateDict(state: Map<string, StateEntry>): void {
+  /**
+   * Copies weights (and masks, where the entries have them) from a state dict with the same names
+   * and shapes. Every entry is checked (shape, mask length, mask values 0 or 1) before anything is
+   * copied, so a bad state dict leaves the model unchanged. With `strict` (default true) an entry
+   * the model has no parameter for is an error too, as in PyTorch.
+   */
+  loadStateDict(state: Map<string, StateEntry>, options?: { strict?: boolean }): void {
     if (!(state instanceof Map)) throw typeError('state', 'a Map of name -> { tensor, mask? }', state);
+    const strict = optionsObject(options).strict ?? true;
+    const plan: { e: StateEntry; into: Float32Array; mask?: Uint8Array }[] = [];
+    const expected = new Set<string>();
+    const check = (name: string, shape: number[], into: Float32Array, mask?: Uint8Array) => {
+      expected.add(name);
+      const e = state.get(name);
+      if (!e) throw rangeError('state', `an entry ${name}`, 'none');
+      const where = `state.get('${name}')`;
+      if (typeof e !== 'object' || e === null || !(e.tensor?.data instanceof Float32Array)) throw typeError(where, 'an entry { tensor: Tensor (float32), mask? }', e);
+      const got = e.tensor.shape ?? [e.tensor.size];
+      if (got.length !== shape.length || got.some((d, k) => d !== shape[k]) || e.tensor.data.length !== into.length)
+        throw rangeError(`${where}.tensor`, `shape [${shape}]`, `shape [${got}]`);
+      if (e.mask !== undefined) {
+        if (!mask) throw rangeError(`${where}.mask`, 'no mask (only weights are pruned)', e.mask);
+        if (!(e.mask instanceof Uint8Array)) throw typeError(`${where}.mask`, 'a Uint8Array of 0/1', e.mask);
+        if (e.mask.length !== into.length) throw rangeError(`${where}.mask`, `${into.length} values (one per weight)`, e.mask.length);
+        const bad = e.mask.findIndex((v) => v > 1);
+        if (bad >= 0) throw rangeError(`${where}.mask`, 'values 0 or 1', `mask[${bad}] = ${e.mask[bad]}`);
+      }
+      plan.push({ e, into, mask });
+    };
     this.modules.forEach((m, i) => {
       if (!(m instanceof Linear)) return;
-      const copy = (name: string, into: Float32Array, mask?: Uint8Array) => {
-        const e = state.get(name);
-        if (!e) throw rangeError('state', `an entry ${name}`, 'none');
-        if (e.tensor.size !== into.length) throw rangeError(`state.get('${name}')`, `${into.length} values`, `${e.tensor.size}`);
-        into.set(e.tensor.data);
-        if (mask) {
-          if (e.mask) mask.set(e.mask);
-          else mask.fill(1);
-          for (let j = 0; j < into.length; j++) if (!mask[j]) into[j] = 0;
-        }
-      };
-      copy(`${i}.weight`, m.weight, m.mask);
-      if (m.bias) copy(`${i}.bias`, m.bias);
+      check(`${i}.weight`, [m.outFeatures, m.inFeatures], m.weight, m.mask);
+      if (m.bias) check(`${i}.bias`, [m.outFeatures], m.bias);
+    });
+    if (strict) {
+      const extra = [...state.keys()].filter((k) => !expected.has(k));
+      if (extra.length) throw rangeError('state', `only this model's entries (${[...expected].join(', ')}); pass { strict: false } to ignore others`, `also ${extra.join(', ')}`);
+    }
+    for (const { e, into, mask } of plan) {
+      into.set(e.tensor.data);
+      if (!mask) continue;
+      if (e.mask) mask.set(e.mask);
+      else mask.fill(1);
+      for (let j = 0; j < into.length; j++) if (!mask[j]) into[j] = 0;
+    }
+    for (const m of this.linears()) {
       m.velocity = undefined;
       m.inference = undefined;
-    });
+    }
   }
 
   /**
@@ -324,8 +352,9 @@ export class Sequential {
 
   /**
    * Loads a model saved by `save`, or a PyTorch `nn.Sequential` of Linear layers saved as
-   * safetensors: without shears' metadata the layers are read from the `<i>.weight` names and a
-   * ReLU is assumed at every index between two linear layers (the usual MLP).
+   * safetensors: without shears' metadata the layers are read from the `<i>.weight` names, a ReLU
+   * is assumed at every index between two linear layers (the usual MLP) and a Flatten at the
+   * indices before the first (`nn.Sequential(nn.Flatten(), nn.Linear(…), …)`).
    */
   static load(path: string): Sequential {
     const data = loadSafetensors(path);
@@ -343,7 +372,7 @@ export class Sequential {
         if (w) {
           if (w.tensor.shape.length !== 2) throw rangeError(`${i}.weight`, 'a 2-D weight', `shape [${w.tensor.shape}]`);
           modules.push(new Linear(w.tensor.shape[1], w.tensor.shape[0], { bias: data.tensors.has(`${i}.bias`) }));
-        } else modules.push(new ReLU());
+        } else modules.push(i < indices[0] ? new Flatten() : new ReLU());
       }
     }
     const model = new Sequential(modules);

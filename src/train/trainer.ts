@@ -3,10 +3,10 @@
  * learning-rate and pruning schedules planned here and executed inside the epochs, distillation
  * from a teacher, validation, progress and cancellation.
  */
-import { optionsObject, rangeError, typeError } from '../errors.js';
+import { busyError, optionsObject, rangeError, typeError } from '../errors.js';
 import { native, withCallerStack, type NativeEpochResult, type NativePruneEvent } from '../native.js';
 import { layerBudgets } from '../prune/thresholds.js';
-import { checkLr, learningRate, type LrOptions } from '../schedule/lr.js';
+import { checkLr, checkLrOptions, learningRate, type LrOptions } from '../schedule/lr.js';
 import { planPruning, planRegrowth, type PlannedEvent, type PruningSchedule } from '../schedule/pruning.js';
 import { resolveDevice, type Device } from '../tensor/device.js';
 import { Sequential } from './model.js';
@@ -116,6 +116,12 @@ export function checkDataset(d: Dataset, model: Sequential, name: string): void 
     if (!Number.isFinite(d.x[i])) throw rangeError(`${name}.x`, 'finite inputs', `x[${i}] = ${d.x[i]} (sample ${Math.floor(i / d.features)})`);
 }
 
+/** The lottery ticket's rewind point: every linear layer's weights and bias (null without one). */
+interface Snapshot {
+  weights: Float32Array[];
+  biases: (Float32Array | null)[];
+}
+
 function layerSparsity(model: Sequential): number[] {
   return model.linears().map((l) => {
     let kept = 0;
@@ -136,6 +142,7 @@ export class Trainer {
   readonly model: Sequential;
   readonly options: TrainerOptions;
   private step = 0;
+  private running = false;
 
   constructor(model: Sequential, options: TrainerOptions) {
     if (!(model instanceof Sequential)) throw typeError('model', 'a Sequential', model);
@@ -145,20 +152,34 @@ export class Trainer {
     const m = o.optimizer.momentum ?? 0, wd = o.optimizer.weightDecay ?? 0;
     if (typeof m !== 'number' || !(m >= 0 && m < 1)) throw rangeError('optimizer.momentum', 'a number in [0, 1)', m);
     if (typeof wd !== 'number' || !(wd >= 0) || !Number.isFinite(wd)) throw rangeError('optimizer.weightDecay', 'a finite number >= 0', wd);
+    if (o.optimizer.nesterov !== undefined && typeof o.optimizer.nesterov !== 'boolean') throw typeError('optimizer.nesterov', 'a boolean', o.optimizer.nesterov);
     if (o.optimizer.nesterov && m === 0) throw rangeError('optimizer.nesterov', 'momentum > 0 with Nesterov', m);
+    if (o.lrSchedule !== undefined) checkLrOptions(o.lrSchedule, 'lrSchedule');
     const p = o.pruning;
     if (p) {
+      if (typeof p !== 'object') throw typeError('pruning', 'an object { schedule, criterion?, … }', p);
       if (p.criterion !== undefined && !['magnitude', 'gradient', 'taylor', 'fisher', 'movement'].includes(p.criterion))
         throw rangeError('pruning.criterion', "'magnitude', 'gradient', 'taylor', 'fisher' or 'movement'", p.criterion);
       if (p.scope !== undefined && p.scope !== 'global' && p.scope !== 'layer') throw rangeError('pruning.scope', "'global' or 'layer'", p.scope);
       if (p.budget !== undefined && p.budget !== 'uniform' && p.budget !== 'erk') throw rangeError('pruning.budget', "'uniform' or 'erk'", p.budget);
       planPruning(p.schedule, 1e6, 1); // validates the schedule's own fields
+      const layers = model.linears().length;
+      if (p.dense !== undefined && (!Array.isArray(p.dense) || !p.dense.every((i) => Number.isInteger(i) && i >= 0 && i < layers)))
+        throw rangeError('pruning.dense', `an array of linear-layer indices in [0, ${layers})`, p.dense);
+      if (p.schedule.kind === 'lotteryTicket') {
+        const r = p.schedule.rewindStep ?? 0;
+        if (typeof r !== 'number' || !Number.isInteger(r) || r < 0) throw rangeError('pruning.schedule.rewindStep', 'an optimizer step >= 0', r);
+      }
     }
     if (o.distillation) {
-      const t = o.distillation.teacher;
+      const d = o.distillation;
+      const t = d.teacher;
       if (!(t instanceof Sequential)) throw typeError('distillation.teacher', 'a Sequential', t);
       if (t.inFeatures !== model.inFeatures || t.outFeatures !== model.outFeatures)
         throw rangeError('distillation.teacher', `a model with ${model.inFeatures} inputs and ${model.outFeatures} outputs`, `${t.inFeatures} → ${t.outFeatures}`);
+      if (d.alpha !== undefined && (typeof d.alpha !== 'number' || !(d.alpha >= 0 && d.alpha <= 1))) throw rangeError('distillation.alpha', 'a weight in [0, 1]', d.alpha);
+      if (d.temperature !== undefined && (typeof d.temperature !== 'number' || !(d.temperature > 0) || !Number.isFinite(d.temperature)))
+        throw rangeError('distillation.temperature', 'a finite number > 0', d.temperature);
     }
     if (o.device !== undefined && !['cpu', 'cuda', 'auto'].includes(o.device as string)) throw rangeError('device', "'cpu', 'cuda' or 'auto'", o.device);
     this.model = model;
@@ -185,6 +206,7 @@ export class Trainer {
 
   /** Trains for `epochs`, pruning as planned; resolves with the per-epoch logs. */
   async fit(train: Dataset, options: FitOptions): Promise<FitResult> {
+    if (this.running) throw busyError('Expected one fit() at a time on this trainer but one is still running; await it first');
     return withCallerStack(async () => {
       const o = optionsObject(options);
       const model = this.model;
@@ -199,7 +221,9 @@ export class Trainer {
       const stepsPerEpoch = Math.ceil(train.n / batch);
       const opt = this.options.optimizer;
       const pruning = this.options.pruning;
-      const planned = pruning ? planPruning(pruning.schedule, epochs, stepsPerEpoch) : [];
+      // Pruning to sparsity 0 changes nothing: those events (a gradual schedule's first step) are
+      // dropped rather than logged as pruning steps; rewinding events are kept.
+      const planned = pruning ? planPruning(pruning.schedule, epochs, stepsPerEpoch).filter((e) => e.sparsity > 0 || e.rewind) : [];
       const regrowth = pruning ? planRegrowth(pruning.schedule, epochs, stepsPerEpoch) : [];
       const criterion = pruning?.criterion ?? 'magnitude';
       if (criterion !== 'magnitude') for (const l of model.linears()) l.score ??= new Float32Array(l.weight.length);
@@ -207,29 +231,40 @@ export class Trainer {
       const pruneTargets = new Set<number>();
       if (pruning) model.linears().forEach((_, i) => (pruning.dense ?? []).includes(i) || pruneTargets.add(i));
 
+      const rewind = pruning?.schedule.kind === 'lotteryTicket' ? (pruning.schedule.rewindStep ?? 0) : undefined;
+      // Rewinding to a step after the first pruning step would rewind to weights trained on a mask
+      // that no longer exists (and that first step would have nothing to rewind to).
+      if (rewind !== undefined && planned.length > 0 && rewind > planned[0].step)
+        throw rangeError('pruning.schedule.rewindStep', `a step at or before the first pruning step (${planned[0].step}, with ${stepsPerEpoch} steps per epoch)`, rewind);
+      const adaptive = pruning?.schedule.kind === 'adaptive' ? { ...pruning.schedule, current: 0, step: pruning.schedule.step ?? 0.2, reference: -1, stopped: false } : undefined;
+      if (adaptive && !o.validation) throw rangeError('validation', 'a validation set for the adaptive schedule', 'none');
+      const teacher = this.options.distillation?.teacher.nativeLayers();
+      const fitStart = this.step;
+      this.running = true;
       model.invalidate(); // weights change from here on
       const abort = new Int32Array(1);
       const onAbort = () => (abort[0] = 1);
       o.signal?.addEventListener('abort', onAbort, { once: true });
       if (o.signal?.aborted) abort[0] = 1;
-      const teacher = this.options.distillation?.teacher.nativeLayers();
-      const rewind = pruning?.schedule.kind === 'lotteryTicket' ? (pruning.schedule.rewindStep ?? 0) : undefined;
-      if (rewind !== undefined && (!Number.isInteger(rewind) || rewind < 0)) throw rangeError('pruning.schedule.rewindStep', 'an optimizer step >= 0', rewind);
-      const adaptive = pruning?.schedule.kind === 'adaptive' ? { ...pruning.schedule, current: 0, step: pruning.schedule.step ?? 0.2, reference: -1, stopped: false } : undefined;
-      if (adaptive && !o.validation) throw rangeError('validation', 'a validation set for the adaptive schedule', 'none');
-      let snapshot: Float32Array[] | undefined;
+      let snapshot: Snapshot | undefined;
       const stats = o.activationStats ? model.linears().map((l) => ({ abs: new Float64Array(l.outFeatures), zero: new Float64Array(l.outFeatures) })) : undefined;
       let statSamples = 0;
       const logs: EpochLog[] = [];
       let aborted = false;
       try {
         for (let epoch = 0; epoch < epochs && !aborted; epoch++) {
+          // An abort between epochs (from onEpoch, say) stops before anything else changes the model.
+          if (abort[0]) {
+            aborted = true;
+            break;
+          }
           const first = epoch * stepsPerEpoch;
           // The rewind point: at an epoch start here, inside an epoch by the native job.
-          let nativeSnapshot: { step: number; weights: Float32Array[] } | undefined;
-          if (rewind === first) snapshot = model.linears().map((l) => l.weight.slice());
+          let nativeSnapshot: { step: number; weights: Float32Array[]; biases: (Float32Array | null)[] } | undefined;
+          if (rewind === first) snapshot = { weights: model.linears().map((l) => l.weight.slice()), biases: model.linears().map((l) => l.bias?.slice() ?? null) };
           else if (rewind !== undefined && rewind > first && rewind < first + stepsPerEpoch) {
-            nativeSnapshot = { step: rewind - first, weights: model.linears().map((l) => new Float32Array(l.weight.length)) };
+            const ls = model.linears();
+            nativeSnapshot = { step: rewind - first, weights: ls.map((l) => new Float32Array(l.weight.length)), biases: ls.map((l) => (l.bias ? new Float32Array(l.bias.length) : null)) };
           }
           // Events at epoch boundaries with rewinding run here; the rest inside the native epoch.
           const inEpoch = planned.filter((e) => e.step >= first && e.step < first + stepsPerEpoch);
@@ -286,7 +321,7 @@ export class Trainer {
           );
           const seconds = (performance.now() - started) / 1000;
           model.invalidate();
-          this.step = first + r.steps;
+          this.step = fitStart + first + r.steps;
           if (stats) {
             statSamples += r.seen;
             model.linears().forEach((l, i) => {
@@ -294,7 +329,7 @@ export class Trainer {
               l.activations = { meanAbs: Float32Array.from(stats[i].abs, (v) => v / n), apoz: Float32Array.from(stats[i].zero, (v) => v / n), samples: statSamples };
             });
           }
-          if (nativeSnapshot && r.steps > nativeSnapshot.step) snapshot = nativeSnapshot.weights;
+          if (nativeSnapshot && r.steps > nativeSnapshot.step) snapshot = { weights: nativeSnapshot.weights, biases: nativeSnapshot.biases };
           // The native job reports each pruning event it ran, in order: sparsity right after it and
           // the validation accuracy then.
           const ran = inEpoch.filter((e) => !e.rewind);
@@ -316,12 +351,15 @@ export class Trainer {
           logs.push(log);
           o.onEpoch?.(log);
         }
-        // Events planned for the very end (the gradual schedule's final step) prune after the last epoch.
+        // Events planned for the very end (the gradual schedule's final step) prune after the last
+        // epoch, unless the run was aborted after its last step.
+        if (abort[0]) aborted = true;
         if (!aborted)
           for (const e of planned.filter((e) => e.step >= epochs * stepsPerEpoch)) native.pruneLayers(model.nativeLayers(true), this.nativeEvent(e, 0), criterion);
         model.invalidate();
       } finally {
         o.signal?.removeEventListener('abort', onAbort);
+        this.running = false;
       }
       return { epochs: logs, aborted };
     });
@@ -343,7 +381,10 @@ export class Trainer {
     native.pruneLayers(this.model.nativeLayers(true), this.nativeEvent({ step, sparsity: target }, 0), this.options.pruning?.criterion ?? 'magnitude');
     const { accuracy } = await this.evaluate(validation);
     const sparsity = layerSparsity(this.model);
-    const accepted = a.reference - accuracy <= (a.tolerance ?? 0.01);
+    // A step that leaves accuracy under the floor is undone like one over the tolerance, and ends
+    // the schedule (the model never stays below the floor because of pruning).
+    const underFloor = a.floor !== undefined && accuracy < a.floor;
+    const accepted = !underFloor && a.reference - accuracy <= (a.tolerance ?? 0.01);
     this.model.invalidate();
     if (accepted) {
       a.current = target;
@@ -356,15 +397,17 @@ export class Trainer {
       });
       a.step = Math.max(a.step / 2, 0.005);
     }
-    if (a.floor !== undefined && accuracy < a.floor) a.stopped = true;
+    if (underFloor) a.stopped = true;
     return { step, target, sparsity, accuracy, accepted };
   }
 
-  /** Kept weights back to the snapshot, pruned ones zero, momentum cleared (lottery ticket). */
-  private rewindTo(snapshot: Float32Array[]): void {
+  /** Kept weights and biases back to the snapshot, pruned ones zero, momentum cleared (lottery ticket). */
+  private rewindTo(snapshot: Snapshot): void {
     this.model.invalidate();
     this.model.linears().forEach((l, i) => {
-      for (let j = 0; j < l.weight.length; j++) l.weight[j] = l.mask[j] ? snapshot[i][j] : 0;
+      const w = snapshot.weights[i], b = snapshot.biases[i];
+      for (let j = 0; j < l.weight.length; j++) l.weight[j] = l.mask[j] ? w[j] : 0;
+      if (l.bias && b) l.bias.set(b);
       l.velocity?.weight.fill(0);
       l.velocity?.bias?.fill(0);
     });
@@ -377,7 +420,7 @@ export class Trainer {
     return scoreLogits(logits, data.y, this.model.outFeatures);
   }
 
-  /** Optimizer steps taken so far. */
+  /** Optimizer steps taken so far, over every fit of this trainer. */
   get steps(): number {
     return this.step;
   }

@@ -142,7 +142,10 @@ const generators = {
     if (rnd() < 0.3) o.events = [{ step: int(steps + 1), global: rnd() < 0.5, target: Float64Array.from(ls, () => pick([0.5, -1, 0.9])) }];
     if (rnd() < 0.2) o.regrow = [{ step: int(steps), fraction: 0.3, random: rnd() < 0.5 }];
     if (rnd() < 0.2) Object.assign(o, { teacher: layers([sz[0], 4, classes], false), alpha: 0.5, temperature: 2 });
-    if (rnd() < 0.2) o.snapshot = { step: int(steps), weights: ls.map((l) => new Float32Array(l.w.length)) };
+    if (rnd() < 0.2) {
+      o.snapshot = { step: int(steps), weights: ls.map((l) => new Float32Array(l.w.length)) };
+      if (rnd() < 0.5) o.snapshot.biases = ls.map((l) => (rnd() < 0.2 ? null : new Float32Array(l.out)));
+    }
     if (rnd() < 0.2) { const v = 1 + int(5); Object.assign(o, { validationX: f32(v * sz[0]), validationY: labels(v, classes) }); }
     if (rnd() < 0.2) o.abort = new Int32Array(1);
     return [ls, f32(n * sz[0]), labels(n, classes), o, rnd() < 0.3 ? () => {} : undefined];

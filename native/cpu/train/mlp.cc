@@ -520,8 +520,11 @@ bool EpochSteps::begin(int64_t step, const std::function<void()>& sync, const st
   }
   if (step == cfg_.snapshot_step) {
     sync();
-    for (size_t l = 0; l < layers_.size(); ++l)
+    for (size_t l = 0; l < layers_.size(); ++l) {
       std::copy(layers_[l].w, layers_[l].w + layers_[l].in * layers_[l].out, cfg_.snapshot[l]);
+      if (l < cfg_.snapshot_bias.size() && cfg_.snapshot_bias[l] && layers_[l].b)
+        std::copy(layers_[l].b, layers_[l].b + layers_[l].out, cfg_.snapshot_bias[l]);
+    }
   }
   const size_t logged = result_.events.size();
   while (next_event_ < events_.size() && events_[next_event_]->step <= step) {

@@ -90,10 +90,10 @@ struct EpochConfig {
   // Distillation: loss = alpha·CE + (1 - alpha)·T²·KL(softmax(t/T) ‖ softmax(s/T)).
   const std::vector<TeacherLayer>* teacher = nullptr;
   float alpha = 1.0f, temperature = 1.0f;
-  // Before step `snapshot_step` (if >= 0) every layer's weights are copied to snapshot[l] (the
-  // lottery ticket's rewind point inside an epoch).
+  // Before step `snapshot_step` (if >= 0) every layer's weights are copied to snapshot[l] and its
+  // bias to snapshot_bias[l] where both exist (the lottery ticket's rewind point inside an epoch).
   int64_t snapshot_step = -1;
-  std::vector<float*> snapshot;
+  std::vector<float*> snapshot, snapshot_bias;
   // Validation set, evaluated after every pruning event (accuracy in EpochResult::events).
   const float* val_x = nullptr;
   const int32_t* val_y = nullptr;
