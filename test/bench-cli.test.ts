@@ -3,14 +3,14 @@
  * the exit code when a file is broken), and the format advisor (fill pruning, caching, errors).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { advise, blockFill, CsrMatrix, cudaUsable, writeSparse } from '../src/index.js';
+import { advise, blockFill, BsrMatrix, CsrMatrix, cudaUsable, writeSparse } from '../src/index.js';
 import { caseRng, expectThrows } from './helpers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -77,6 +77,25 @@ describe('shears bench', () => {
       expect(noGpu.status).not.toBe(0);
       expect(noGpu.stderr.toString()).toMatch(/device 'cuda'/);
     }
+  });
+
+  it('a format that fails on one matrix is reported in its row; BSR files are not densified; folder links are walked once', () => {
+    const folder = path.join(dir, 'odd');
+    mkdirSync(folder, { recursive: true });
+    // 200000 × 200000 with two 2×2 blocks: densifying it would take 149 GiB.
+    const big = new BsrMatrix(200000, 200000, { blockRows: 2, blockCols: 2 }, Int32Array.from({ length: 100001 }, (_, i) => (i === 0 ? 0 : i < 3 ? i : 2)), Int32Array.of(0, 7), Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8));
+    writeSparse(path.join(folder, 'big-bsr.npz'), big);
+    symlinkSync('.', path.join(folder, 'loop')); // a cycle
+    symlinkSync(path.join(folder, 'missing.txt'), path.join(folder, 'dangling.txt')); // not a matrix
+    // bsr:100000x100000 divides the matrix but its blocks (4e10 values) cannot be built.
+    const res = spawnSync(process.execPath, [cli, 'bench', 'spmv', folder, '--formats', 'csr,bsr:100000x100000', '--repeat', '1', '--warmup', '0', '--json'], { cwd: root });
+    expect(res.status, res.stderr.toString()).toBe(0);
+    const out = JSON.parse(res.stdout.toString());
+    expect(out.failed).toEqual([]);
+    expect(out.rows.map((r: { file: string }) => path.basename(r.file))).toEqual(['big-bsr.npz', 'big-bsr.npz']);
+    expect(out.rows[0]).toMatchObject({ format: 'csr', nnz: 8, rows: 200000 });
+    expect(out.rows[0].medianMs).toBeGreaterThan(0);
+    expect(out.rows[1]).toMatchObject({ format: 'bsr:100000x100000', skipped: expect.stringMatching(/^failed: /) });
   });
 
   it('advise measures the candidates, skips blocks whose fill is too high, and caches', () => {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { unzipSync, zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { BsrMatrix, CsrMatrix, readSparse, readSparseAsync, sparseBytes, writeSparse } from '../src/index.js';
@@ -88,6 +89,70 @@ describe('sparse matrix files', () => {
     expect(() => readSparse(path.join(dir, 'missing.mtx'))).toThrow(/ENOENT/);
     expectThrows(() => readSparse(mtx('nothing we know')), RangeError, 'not Matrix Market');
     expectThrows(() => readSparse(mtx('3, 3, 2\n0 1 2\n0 5\n'), { format: 'smtx' }), RangeError, 'line 2', 'header implies 4');
+  });
+
+  it('values beyond float range read as ±Infinity or 0, as strtod and scipy read them', () => {
+    const a = readSparse(mtx('%%MatrixMarket matrix coordinate real general\n1 6 6\n1 1 1e400\n1 2 -1e400\n1 3 1e39\n1 4 -1e-400\n1 5 1e-50\n1 6 0.000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001\n'), { format: 'mtx' });
+    expect(Array.from(a.values)).toEqual([Infinity, -Infinity, Infinity, -0, 0, 0]);
+  });
+
+  it(".npz and .smtx: scipy's rules for stored arrays (indptr from 0, repeated columns summed or rejected), errors that name the file", () => {
+    // A minimal .npy writer: version 1 header, little-endian data.
+    const npy = (descr: string, shape: number[], data: ArrayBufferView) => {
+      let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+      header = header.padEnd(Math.ceil((header.length + 11) / 64) * 64 - 11) + '\n';
+      const out = new Uint8Array(10 + header.length + data.byteLength);
+      out.set([0x93, ...new TextEncoder().encode('NUMPY'), 1, 0, header.length & 255, header.length >> 8]);
+      out.set(new TextEncoder().encode(header), 10);
+      out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + header.length);
+      return out;
+    };
+    const npz = (format: string, rows: number, cols: number, ptr: number[], idx: number[], values: number[], fmtDescr = `<U${format.length}`) =>
+      zipSync({
+        'format.npy': npy(fmtDescr, [], Uint32Array.from(format, (c) => c.charCodeAt(0))),
+        'shape.npy': npy('<i8', [2], BigInt64Array.of(BigInt(rows), BigInt(cols))),
+        'indptr.npy': npy('<i4', [ptr.length], Int32Array.from(ptr)),
+        'indices.npy': npy('<i4', [idx.length], Int32Array.from(idx)),
+        'data.npy': npy('<f4', [values.length], Float32Array.from(values)),
+      });
+    // The writer is right: a well-formed CSC reads as scipy reads it.
+    expect(Array.from(readSparse(npz('csc', 2, 2, [0, 1, 2], [1, 0], [5, 6])).toDense())).toEqual([0, 6, 5, 0]);
+    expectThrows(() => readSparse(npz('csc', 2, 2, [1, 2, 3], [1, 0], [5, 6])), RangeError, 'indptr must start at 0');
+    // CSR with column 1 twice in row 0: summed (as csr.sum_duplicates() would), or rejected.
+    const dup = npz('csr', 2, 3, [0, 3, 3], [1, 2, 1], [1, 2, 4]);
+    const summed = readSparse(dup) as CsrMatrix;
+    expect([summed.nnz, ...summed.toDense()]).toEqual([2, 0, 5, 2, 0, 0, 0]);
+    expectThrows(() => readSparse(dup, { duplicates: 'error' }), RangeError, 'row 0 holds column 1 twice');
+    expectThrows(() => readSparse(mtx('2, 3, 3\n0 3 3\n1 2 1\n'), { format: 'smtx', duplicates: 'error' }), RangeError, 'row 0 holds column 1 twice');
+    expect(readSparse(mtx('2, 3, 3\n0 3 3\n1 2 1\n'), { format: 'smtx' }).toDense()[1]).toBe(2);
+    // Matrix Market: the line of the repeat, in the file's 1-based coordinates.
+    expectThrows(() => readSparse(mtx('%%MatrixMarket matrix coordinate real general\n% c\n3 3 3\n1 1 1\n2 1 1\n\n2 1 5\n'), { duplicates: 'error' }), RangeError, 'line 7', 'entry (2, 1) repeats');
+    // Damaged archives: the file is named, no bare DataView or stack errors.
+    const short = npz('csr', 1, 1, [0, 0], [], []);
+    const files = unzipSync(short);
+    files['format.npy'] = Uint8Array.of(0x93, ...new TextEncoder().encode('NUMPY'), 2, 0, 1, 0);
+    expectThrows(() => readSparse(zipSync(files)), RangeError, 'format.npy', 'header runs past the end');
+    expectThrows(() => readSparse(npz('csr', 1, 1, [0, 0], [], [], '<U300000')), RangeError, 'format.npy holds <U300000');
+    // Options checked.
+    expectThrows(() => readSparse(short, { seed: 1.5 }), RangeError, 'seed');
+    expectThrows(() => readSparse(short, { seed: 'abc' as never }), TypeError, 'seed');
+    expectThrows(() => sparseBytes(CsrMatrix.fromDense(Float32Array.of(1), 1, 1), 'npz', { compressed: 'no' as never }), TypeError, 'compressed');
+  });
+
+  it('BsrMatrix.toCsr: the same matrix without densifying, zeros inside blocks dropped or kept', () => {
+    const r = caseRng();
+    const dense = Float32Array.from({ length: 8 * 12 }, () => (r() < 0.2 ? r() - 0.5 : 0));
+    const b = BsrMatrix.fromDense(dense, 8, 12, { blockRows: 2, blockCols: 4 });
+    const c = b.toCsr();
+    expect(Array.from(c.toDense())).toEqual(Array.from(dense));
+    expect(c.nnz).toBe(dense.filter((v) => v !== 0).length);
+    const kept = b.toCsr({ keepZeros: true });
+    expect(kept.nnz).toBe(b.values.length);
+    expect(Array.from(kept.toDense())).toEqual(Array.from(dense));
+    // A huge, nearly empty BSR stays cheap (no rows × cols array).
+    const big = new BsrMatrix(200000, 200000, { blockRows: 2, blockCols: 2 }, Int32Array.from({ length: 100001 }, (_, i) => (i === 0 ? 0 : 1)), Int32Array.of(99999), Float32Array.of(1, 0, 0, 2));
+    const bc = big.toCsr();
+    expect([bc.rows, bc.cols, bc.nnz, ...bc.colIdx]).toEqual([200000, 200000, 2, 199998, 199999]);
   });
 
   it('fuzz: 5,000 byte-level mutations of valid .mtx, .smtx and .npz files never crash or hang', () => {

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -69,6 +70,37 @@ bool read_index(const char*& p, const char* e, int64_t& v) {
   return true;
 }
 
+// A decimal number [begin, end) that from_chars found valid but beyond double's range: ±infinity
+// when its magnitude is above 1, ±0 below (the position of its first non-zero digit plus the
+// exponent says which).
+double out_of_range_value(const char* p, const char* end) {
+  const bool negative = p < end && *p == '-';
+  if (p < end && (*p == '-' || *p == '+')) ++p;
+  int64_t magnitude = 0;  // decimal exponent of the leading non-zero digit, up to an offset of 1
+  bool seen_nonzero = false, after_point = false;
+  for (; p < end && *p != 'e' && *p != 'E'; ++p) {
+    if (*p == '.') {
+      after_point = true;
+    } else if (!seen_nonzero && *p == '0') {
+      if (after_point) --magnitude;
+    } else if (!seen_nonzero) {
+      seen_nonzero = true;
+    } else if (!after_point) {
+      ++magnitude;
+    }
+  }
+  if (p < end) {  // the exponent: saturate, its sign is what matters
+    ++p;
+    const bool negative_exp = p < end && *p == '-';
+    if (p < end && (*p == '-' || *p == '+')) ++p;
+    int64_t x = 0;
+    for (; p < end && *p >= '0' && *p <= '9'; ++p) x = std::min<int64_t>(x * 10 + (*p - '0'), int64_t{1} << 40);
+    magnitude += negative_exp ? -x : x;
+  }
+  const double value = magnitude > 0 ? std::numeric_limits<double>::infinity() : 0.0;
+  return negative ? -value : value;
+}
+
 bool read_value(const char*& p, const char* e, float& v, bool integer) {
   while (p < e && space(*p)) ++p;
   if (p < e && *p == '+') ++p;
@@ -82,10 +114,13 @@ bool read_value(const char*& p, const char* e, float& v, bool integer) {
   }
   const auto r = std::from_chars(p, e, v);
   if (r.ec == std::errc::result_out_of_range) {
-    // from_chars reports overflow and underflow alike: tell them apart by the double value.
-    double d;
+    // from_chars reports overflow and underflow alike and then leaves the value unset: take the
+    // double (which float rounds to inf or 0), or where the double is out of range too, infinity or
+    // zero by the decimal magnitude of the text (as strtod and scipy do).
+    double d = 0;
     const auto r2 = std::from_chars(p, e, d);
-    if (r2.ec != std::errc() && r2.ec != std::errc::result_out_of_range) return false;
+    if (r2.ec == std::errc::result_out_of_range) d = out_of_range_value(p, r2.ptr);
+    else if (r2.ec != std::errc()) return false;
     v = static_cast<float>(d);
     p = r2.ptr;
     return r2.ptr == e || space(*r2.ptr);
@@ -317,6 +352,24 @@ cpu::OwnedCsr parse_matrix_market(const char* data, int64_t size, const std::str
         c.push_back(r[k]);
         v.push_back(skew ? -v[k] : v[k]);
       }
+  if (!sum_duplicates && coordinate) {
+    // duplicates: 'error': name the file line of the first entry that repeats an earlier one (its
+    // mirror image included, for symmetric files), in the file's 1-based coordinates.
+    std::unordered_set<uint64_t> seen;
+    seen.reserve(total);
+    const auto key = [](int32_t i, int32_t j) { return (static_cast<uint64_t>(static_cast<uint32_t>(i)) << 32) | static_cast<uint32_t>(j); };
+    for (size_t k = 0; k < total; ++k) {
+      if (seen.insert(key(r[k], c[k])).second) continue;
+      int64_t ln = data_line, entry = -1;
+      for (const char* q = body; q < end; ++ln) {
+        const char* le = line_end(q, end);
+        if (!skip_line(q, le) && ++entry == static_cast<int64_t>(k)) break;
+        q = le + 1;
+      }
+      fail(name, ln, "entry (" + std::to_string(r[k] + 1) + ", " + std::to_string(c[k] + 1) +
+                         ") repeats an earlier entry (duplicates: 'error'; the default 'sum' adds them)");
+    }
+  }
   return cpu::csr_from_coo(rows, cols, r.data(), c.data(), v.data(), static_cast<int64_t>(r.size()), sum_duplicates);
 }
 

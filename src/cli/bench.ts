@@ -4,7 +4,7 @@
  * torch.mm and PyTorch's CSR product measured in the same run.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,18 +33,26 @@ const EXTENSIONS = ['.mtx', '.mtx.gz', '.smtx', '.npz'];
 /** The matrix files under `inputs` (folders searched recursively), in a stable order. */
 export function findMatrixFiles(inputs: string[]): string[] {
   const out: string[] = [];
-  const visit = (p: string) => {
+  const seen = new Set<string>(); // folders by real path: a symlink loop is walked once
+  const isMatrix = (p: string) => EXTENSIONS.some((x) => p.toLowerCase().endsWith(x));
+  const visit = (p: string, top: boolean) => {
     let st;
     try {
       st = statSync(p);
     } catch {
-      out.push(p); // reported as a load failure
+      // A named input or a matrix file that cannot be read is reported as a load failure; other
+      // unreadable entries of a folder (a dangling link to a README) are not matrices at all.
+      if (top || isMatrix(p)) out.push(p);
       return;
     }
-    if (st.isDirectory()) for (const e of readdirSync(p).sort()) visit(path.join(p, e));
-    else if (EXTENSIONS.some((x) => p.toLowerCase().endsWith(x))) out.push(p);
+    if (st.isDirectory()) {
+      const real = realpathSync(p);
+      if (seen.has(real)) return;
+      seen.add(real);
+      for (const e of readdirSync(p).sort()) visit(path.join(p, e), false);
+    } else if (top || isMatrix(p)) out.push(p);
   };
-  inputs.forEach(visit);
+  for (const p of inputs) visit(p, true);
   return out;
 }
 
@@ -185,7 +193,7 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
     const started = performance.now();
     try {
       const m = readSparse(file);
-      a = m instanceof BsrMatrix ? CsrMatrix.fromDense(m.toDense(), m.rows, m.cols) : m;
+      a = m instanceof BsrMatrix ? m.toCsr() : m;
     } catch (err) {
       failed.push({ file, error: (err as Error).message });
       process.stderr.write(`${tty ? '\r\x1b[K' : ''}[${done}/${files.length}] ${file}: failed to load: ${(err as Error).message}\n`);
@@ -193,66 +201,77 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
     }
     for (const n of ns) {
       if (kernel === 'advise') {
-        const r = advise(a, n, { minMs: 20, device: gpu ? 'cuda' : 'cpu', precision });
-        advice.push({ file, n, best: r.best, candidates: r.candidates });
+        try {
+          const r = advise(a, n, { minMs: 20, device: gpu ? 'cuda' : 'cpu', precision });
+          advice.push({ file, n, best: r.best, candidates: r.candidates });
+        } catch (err) {
+          advice.push({ file, n, best: `failed: ${(err as Error).message}`, candidates: [] });
+        }
         continue;
       }
       let denseMs: number | undefined;
       for (const format of ['dense', ...formats.filter((x) => x !== 'dense')]) {
         const row: BenchRow = { file, rows: a.rows, cols: a.cols, nnz: a.nnz, n, format };
-        if (gpu) {
-          // On the GPU, kernel-only times: every CSR kernel; the dense reference is the GEMM of the
-          // same product (cuBLAS FP32, TF32 with --precision tf32|bf16, or shears' fallback kernel);
-          // BSR runs SpMM at --precision.
-          let t: { median: number; min: number; max: number; samples: number };
-          if (format === 'csr') t = native.cudaTimeKernel(kernel, a.rows, a.cols, a.rowPtr, a.colIdx, a.values, n, repeat, warmup);
-          else if (format === 'dense') {
-            if (a.rows * a.cols > 2 ** 30) {
-              if (formats.includes('dense')) rows.push({ ...row, skipped: 'too large for a dense GEMM on the GPU' });
-              continue;
+        // A format that fails on this matrix (a conversion beyond memory, say) is reported in its
+        // row; the other formats and files still run.
+        try {
+          if (gpu) {
+            // On the GPU, kernel-only times: every CSR kernel; the dense reference is the GEMM of the
+            // same product (cuBLAS FP32, TF32 with --precision tf32|bf16, or shears' fallback kernel);
+            // BSR runs SpMM at --precision.
+            let t: { median: number; min: number; max: number; samples: number };
+            if (format === 'csr') t = native.cudaTimeKernel(kernel, a.rows, a.cols, a.rowPtr, a.colIdx, a.values, n, repeat, warmup);
+            else if (format === 'dense') {
+              if (a.rows * a.cols > 2 ** 30) {
+                if (formats.includes('dense')) rows.push({ ...row, skipped: 'too large for a dense GEMM on the GPU' });
+                continue;
+              }
+              const [m, k, nn] = kernel === 'spmmt' ? [a.cols, a.rows, n] : kernel === 'sddmm' ? [a.rows, n, a.cols] : [a.rows, a.cols, n];
+              t = native.cudaTimeGemm(m, k, nn, precision !== 'fp32', repeat, warmup);
+            } else {
+              const [r, c] = format.slice(4).split('x').map(Number);
+              if (kernel !== 'spmm' || a.rows % r !== 0 || a.cols % c !== 0) {
+                rows.push({ ...row, skipped: kernel !== 'spmm' ? `not on CUDA (BSR ${kernel})` : `${r}×${c} does not divide ${a.rows}×${a.cols}` });
+                continue;
+              }
+              const b = BsrMatrix.fromCsr(a, { blockRows: r, blockCols: c });
+              t = native.cudaTimeBsr(b.rows, b.cols, r, c, b.rowPtr, b.colIdx, b.values, n, precision, repeat, warmup);
+              row.kernelPath = native.cudaBsrPath(r, c, n, precision);
             }
-            const [m, k, nn] = kernel === 'spmmt' ? [a.cols, a.rows, n] : kernel === 'sddmm' ? [a.rows, n, a.cols] : [a.rows, a.cols, n];
-            t = native.cudaTimeGemm(m, k, nn, precision !== 'fp32', repeat, warmup);
-          } else {
-            const [r, c] = format.slice(4).split('x').map(Number);
-            if (kernel !== 'spmm' || a.rows % r !== 0 || a.cols % c !== 0) {
-              rows.push({ ...row, skipped: kernel !== 'spmm' ? `not on CUDA (BSR ${kernel})` : `${r}×${c} does not divide ${a.rows}×${a.cols}` });
-              continue;
-            }
-            const b = BsrMatrix.fromCsr(a, { blockRows: r, blockCols: c });
-            t = native.cudaTimeBsr(b.rows, b.cols, r, c, b.rowPtr, b.colIdx, b.values, n, precision, repeat, warmup);
-            row.kernelPath = native.cudaBsrPath(r, c, n, precision);
+            if (format === 'dense') denseMs = t.median;
+            if (format === 'dense' && !formats.includes('dense')) continue;
+            Object.assign(row, { medianMs: t.median, minMs: t.min, maxMs: t.max, samples: t.samples, gflops: (2 * a.nnz * n) / (t.median * 1e6) });
+            if (denseMs !== undefined) row.vsDense = denseMs / t.median;
+            rows.push(row);
+            continue;
           }
+          let operand: CsrMatrix | BsrMatrix | Float32Array;
+          if (format === 'dense') {
+            if (a.rows * a.cols > 2 ** 28) {
+              row.skipped = 'too large to densify';
+              if (formats.includes('dense')) rows.push(row);
+              continue;
+            }
+            operand = a.toDense();
+          } else if (format === 'csr') operand = a;
+          else {
+            const [r, c] = format.slice(4).split('x').map(Number);
+            if (a.rows % r !== 0 || a.cols % c !== 0) {
+              rows.push({ ...row, skipped: `${r}×${c} does not divide ${a.rows}×${a.cols}` });
+              continue;
+            }
+            operand = BsrMatrix.fromCsr(a, { blockRows: r, blockCols: c });
+          }
+          const t = measure(kernelCall(kernel, operand, a, n), repeat, warmup);
           if (format === 'dense') denseMs = t.median;
           if (format === 'dense' && !formats.includes('dense')) continue;
-          Object.assign(row, { medianMs: t.median, minMs: t.min, maxMs: t.max, samples: t.samples, gflops: (2 * a.nnz * n) / (t.median * 1e6) });
+          Object.assign(row, { medianMs: t.median, minMs: t.min, maxMs: t.max, samples: t.samples, measuredMs: t.wall, gflops: (2 * a.nnz * n) / (t.median * 1e6) });
           if (denseMs !== undefined) row.vsDense = denseMs / t.median;
           rows.push(row);
-          continue;
+        } catch (err) {
+          row.skipped = `failed: ${(err as Error).message}`;
+          if (format !== 'dense' || formats.includes('dense')) rows.push(row);
         }
-        let operand: CsrMatrix | BsrMatrix | Float32Array;
-        if (format === 'dense') {
-          if (a.rows * a.cols > 2 ** 28) {
-            row.skipped = 'too large to densify';
-            if (formats.includes('dense')) rows.push(row);
-            continue;
-          }
-          operand = a.toDense();
-        } else if (format === 'csr') operand = a;
-        else {
-          const [r, c] = format.slice(4).split('x').map(Number);
-          if (a.rows % r !== 0 || a.cols % c !== 0) {
-            rows.push({ ...row, skipped: `${r}×${c} does not divide ${a.rows}×${a.cols}` });
-            continue;
-          }
-          operand = BsrMatrix.fromCsr(a, { blockRows: r, blockCols: c });
-        }
-        const t = measure(kernelCall(kernel, operand, a, n), repeat, warmup);
-        if (format === 'dense') denseMs = t.median;
-        if (format === 'dense' && !formats.includes('dense')) continue;
-        Object.assign(row, { medianMs: t.median, minMs: t.min, maxMs: t.max, samples: t.samples, measuredMs: t.wall, gflops: (2 * a.nnz * n) / (t.median * 1e6) });
-        if (denseMs !== undefined) row.vsDense = denseMs / t.median;
-        rows.push(row);
       }
     }
     const ms = performance.now() - started;

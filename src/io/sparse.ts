@@ -145,10 +145,33 @@ function parseSmtx(bytes: Uint8Array, name: string, o: ReadSparseOptions): CsrMa
   const colIdx = nnz === 0 ? new Int32Array(0) : integersOf(bytes, lineEnds[1] + 1, lineEnds[2] ?? bytes.length, name, 3, nnz);
   const values = (o.values ?? 'ones') === 'ones' ? new Float32Array(nnz).fill(1) : normals(nnz, o.seed ?? 0);
   try {
-    return new CsrMatrix(rows, cols, rowPtr, colIdx, values);
+    return csrWithDuplicates(rows, cols, rowPtr, colIdx, values, o.duplicates ?? 'sum');
   } catch (err) {
     throw invalid(name, (err as Error).message);
   }
+}
+
+/**
+ * A CSR matrix from stored arrays that may repeat a column within a row (scipy allows it): checked
+ * as a structure, then repeats summed into one entry, or with `duplicates: 'error'` rejected.
+ */
+function csrWithDuplicates(rows: number, cols: number, ptr: Int32Array, idx: Int32Array, values: Float32Array, duplicates: 'sum' | 'error'): CsrMatrix {
+  const a = new CsrMatrix(rows, cols, ptr, idx, values);
+  const last = new Int32Array(cols).fill(-1); // the last row that used each column
+  let repeats = false;
+  for (let i = 0; i < rows && !repeats; i++)
+    for (let p = ptr[i]; p < ptr[i + 1]; p++) {
+      if (last[idx[p]] === i) {
+        if (duplicates === 'error') throw new RangeError(`Expected no repeated entries (duplicates: 'error') but row ${i} holds column ${idx[p]} twice (0-based)`);
+        repeats = true;
+        break;
+      }
+      last[idx[p]] = i;
+    }
+  if (!repeats) return a;
+  const r = new Int32Array(idx.length);
+  for (let i = 0; i < rows; i++) r.fill(i, ptr[i], ptr[i + 1]);
+  return CsrMatrix.fromCoo(rows, cols, r, idx, values, { duplicates: 'sum' });
 }
 
 function smtxText(a: CsrMatrix): string {
@@ -167,6 +190,7 @@ function parseNpy(bytes: Uint8Array, name: string, entry: string): NpyArray {
   const bad = (what: string) => invalid(name, `${entry}: ${what}`);
   if (bytes.length < 10 || bytes[0] !== 0x93 || !startsWith(bytes.subarray(1), 'NUMPY')) throw bad('not a .npy array');
   const major = bytes[6];
+  if (major !== 1 && bytes.length < 12) throw bad('header runs past the end');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const start = major === 1 ? 10 : 12;
@@ -259,9 +283,17 @@ function parseNpz(bytes: Uint8Array, name: string, o: ReadSparseOptions, owned: 
     return parseNpy(f, name, `${key}.npy`);
   };
   const fmt = arr('format');
-  const text = fmt.descr.includes('U')
-    ? String.fromCharCode(...Array.from({ length: fmt.data.length / 4 }, (_, i) => new DataView(fmt.data.buffer, fmt.data.byteOffset).getUint32(4 * i, true)).filter((c) => c))
-    : new TextDecoder().decode(fmt.data).replace(/\0+$/, '');
+  // scipy writes the format as a short numpy string: '<U3' (UTF-32) or '|S3' (bytes).
+  const width = /^[<>|=]?[US](\d+)$/.exec(fmt.descr);
+  if (!width || Number(width[1]) > 16) throw invalid(name, `format.npy holds ${fmt.descr}, not a short string such as 'csr'`);
+  let text = '';
+  if (fmt.descr.includes('U')) {
+    const dv = new DataView(fmt.data.buffer, fmt.data.byteOffset, fmt.data.byteLength);
+    for (let i = 0; i + 4 <= Math.min(fmt.data.length, 64); i += 4) {
+      const c = dv.getUint32(i, !fmt.descr.startsWith('>'));
+      if (c) text += String.fromCharCode(c);
+    }
+  } else text = new TextDecoder().decode(fmt.data.subarray(0, 16)).replace(/\0+$/, '');
   const shape = Array.from(npyTyped(arr('shape'), name, 'shape.npy'), Number);
   if (shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 2147483647)) throw invalid(name, 'shape.npy is not two dimensions');
   const [rows, cols] = shape;
@@ -275,9 +307,9 @@ function parseNpz(bytes: Uint8Array, name: string, o: ReadSparseOptions, owned: 
       case 'csc': {
         const ind = indices(npyTyped(arr('indices'), name, 'indices.npy', owned), name, 'indices.npy');
         const ptr = indices(npyTyped(arr('indptr'), name, 'indptr.npy', owned), name, 'indptr.npy');
-        if (text === 'csr') return new CsrMatrix(rows, cols, ptr, ind, data);
+        if (text === 'csr') return csrWithDuplicates(rows, cols, ptr, ind, data, dup.duplicates);
         // CSC: indptr over columns, indices are rows.
-        if (ptr.length !== cols + 1 || ptr[cols] !== ind.length || ind.length !== data.length) throw new RangeError('inconsistent CSC arrays');
+        if (ptr.length !== cols + 1 || ptr[0] !== 0 || ptr[cols] !== ind.length || ind.length !== data.length) throw new RangeError('inconsistent CSC arrays (indptr must start at 0, end at nnz and have cols + 1 entries)');
         const colOf = new Int32Array(ind.length);
         for (let j = 0; j < cols; j++) {
           if (!(ptr[j] <= ptr[j + 1])) throw new RangeError('indptr is not non-decreasing');
@@ -342,6 +374,10 @@ function checkRead(options: ReadSparseOptions | undefined): ReadSparseOptions {
   const o = optionsObject(options);
   if (o.values !== undefined && o.values !== 'ones' && o.values !== 'normal') throw rangeError('values', "'ones' or 'normal'", o.values);
   if (o.duplicates !== undefined && o.duplicates !== 'sum' && o.duplicates !== 'error') throw rangeError('duplicates', "'sum' or 'error'", o.duplicates);
+  if (o.seed !== undefined) {
+    if (typeof o.seed !== 'number') throw typeError('seed', 'an integer in [0, 2^32)', o.seed);
+    if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed >= 2 ** 32) throw rangeError('seed', 'an integer in [0, 2^32)', o.seed);
+  }
   return o;
 }
 
@@ -376,26 +412,13 @@ export async function readSparseAsync(path: string | Uint8Array, options?: ReadS
 }
 
 /** A BSR matrix's stored entries (explicit zeros inside blocks included) as CSR. */
-function bsrEntries(b: BsrMatrix): CsrMatrix {
-  const per = b.blockRows * b.blockCols, n = b.colIdx.length * per;
-  const r = new Int32Array(n), c = new Int32Array(n);
-  let k = 0;
-  for (let I = 0; I < b.rowPtr.length - 1; I++)
-    for (let p = b.rowPtr[I]; p < b.rowPtr[I + 1]; p++)
-      for (let i = 0; i < b.blockRows; i++)
-        for (let j = 0; j < b.blockCols; j++, k++) {
-          r[k] = I * b.blockRows + i;
-          c[k] = b.colIdx[p] * b.blockCols + j;
-        }
-  return CsrMatrix.fromCoo(b.rows, b.cols, r, c, b.values);
-}
-
 /** The bytes `writeSparse` would write. */
 export function sparseBytes(matrix: CsrMatrix | BsrMatrix, format: SparseFormat, options?: { compressed?: boolean; gzip?: boolean }): Uint8Array {
   if (!(matrix instanceof CsrMatrix || matrix instanceof BsrMatrix)) throw typeError('matrix', 'a CsrMatrix or BsrMatrix', matrix);
   const o = optionsObject(options);
+  if (o.compressed !== undefined && typeof o.compressed !== 'boolean') throw typeError('compressed', 'a boolean', o.compressed);
   if (format === 'npz') return npzBytes(matrix, o.compressed ?? true);
-  const csr = matrix instanceof BsrMatrix ? bsrEntries(matrix) : matrix;
+  const csr = matrix instanceof BsrMatrix ? matrix.toCsr({ keepZeros: true }) : matrix;
   if (format === 'smtx') return new TextEncoder().encode(smtxText(csr));
   if (format === 'mtx') {
     const text = new TextEncoder().encode(mtxText(csr));

@@ -1,4 +1,4 @@
-import { positiveInteger, rangeError, typeError } from '../errors.js';
+import { optionsObject, positiveInteger, rangeError, typeError } from '../errors.js';
 import { native, withCallerStack, type Structure } from '../native.js';
 import { CsrMatrix, registerBsrFromCsr, type FromCooOptions, type FromDenseOptions } from './csr.js';
 import { SparseMatrix, trusted } from './matrix.js';
@@ -82,6 +82,30 @@ export class BsrMatrix extends SparseMatrix {
   static fromCoo(rows: number, cols: number, rowIndices: Int32Array, colIndices: Int32Array, values: Float32Array, options: BlockShape & FromCooOptions): BsrMatrix {
     const b = blockShape(options, rows, cols);
     return BsrMatrix.fromCsr(CsrMatrix.fromCoo(rows, cols, rowIndices, colIndices, values, options), b);
+  }
+
+  /**
+   * The same matrix as CSR, without densifying: each stored block's entries, the zeros inside
+   * blocks dropped (or kept as explicit entries with `keepZeros`), columns sorted per row.
+   */
+  toCsr(options?: { keepZeros?: boolean }): CsrMatrix {
+    const keepZeros = optionsObject(options).keepZeros ?? false;
+    const { blockRows: br, blockCols: bc, rowPtr, colIdx, values } = this;
+    let n = 0;
+    if (keepZeros) n = values.length;
+    else for (let p = 0; p < values.length; p++) if (values[p] !== 0) n++;
+    const r = new Int32Array(n), c = new Int32Array(n), v = new Float32Array(n);
+    let k = 0;
+    for (let I = 0; I + 1 < rowPtr.length; I++)
+      for (let p = rowPtr[I]; p < rowPtr[I + 1]; p++)
+        for (let i = 0, q = p * br * bc; i < br; i++)
+          for (let j = 0; j < bc; j++, q++)
+            if (keepZeros || values[q] !== 0) {
+              r[k] = I * br + i;
+              c[k] = colIdx[p] * bc + j;
+              v[k++] = values[q];
+            }
+    return CsrMatrix.fromCoo(this.rows, this.cols, r, c, v, { duplicates: 'error' });
   }
 
   /** Aᵀ as BSR with `blockCols × blockRows` blocks. */
