@@ -214,6 +214,16 @@ describe.each(isas)('selection engine, isa %s', (isa) => {
     expectEqualArrays(out, [7, 7, 7], 'out untouched');
     expectThrows(() => selectSmallest([new Float64Array(2) as unknown as Float32Array], 1), TypeError, 'scores[0]');
     expectThrows(() => selectSmallest([Float32Array.of(1)], 1, { eligible: [new Uint8Array(2)] }), RangeError, 'eligible[0]');
+    // Outputs may not alias the scores (even at the same address) or each other; an eligibility
+    // mask may be its own output (in-place composition).
+    const scores = Float32Array.of(5, 4, 3, 2, 1, 0, 9, 8);
+    expectThrows(() => selectSmallest([scores], 2, { masks: [new Uint8Array(scores.buffer, 0, 8)] }), RangeError, 'masks[0]', 'shares no memory with the scores');
+    expectEqualArrays(new Uint8Array(scores.buffer), new Uint8Array(Float32Array.of(5, 4, 3, 2, 1, 0, 9, 8).buffer), 'scores untouched');
+    const shared = new Uint8Array(4);
+    expectThrows(() => selectSmallest([Float32Array.of(1, 2), Float32Array.of(3, 4)], 1, { masks: [shared.subarray(0, 2), shared.subarray(1, 3)] }), RangeError, 'masks[1]', 'other masks');
+    const eligible = Uint8Array.of(1, 1, 0, 1);
+    selectSmallest([Float32Array.of(4, 3, 2, 1)], 1, { eligible: [eligible], masks: [eligible] });
+    expectEqualArrays(eligible, [1, 1, 0, 0], 'in place');
   });
 });
 
@@ -339,6 +349,42 @@ describe('granularities', () => {
     expectThrows(() => prune.nm(withNan, { n: 2, m: 4, nan: 'drop' as 'keep' }), RangeError, 'nan');
   });
 
+  it('N:M on convolution weights groups input channels at each kernel position (dim 1), as ASP does', () => {
+    const r = caseRng();
+    const [O, I, KH, KW] = [3, 8, 2, 3];
+    const s = Float32Array.from({ length: O * I * KH * KW }, () => r() - 0.5);
+    const mask = prune.nm(new Tensor(s, [O, I, KH, KW]), { n: 2, m: 4 });
+    // Reference: for each (o, kh, kw) and each group of 4 input channels, keep the 2 largest |w|.
+    const expected = new Uint8Array(s.length);
+    const at = (o: number, i: number, k: number) => (o * I + i) * KH * KW + k;
+    for (let o = 0; o < O; o++)
+      for (let k = 0; k < KH * KW; k++)
+        for (let g = 0; g < I; g += 4) {
+          const group = [g, g + 1, g + 2, g + 3].sort((a, b) => Math.abs(s[at(o, b, k)]) - Math.abs(s[at(o, a, k)]));
+          for (const i of group.slice(0, 2)) expected[at(o, i, k)] = 1;
+        }
+    expectEqualArrays(mask, expected, `conv 2:4 (seed ${seed})`);
+    // A 1×1 convolution is a Linear: the same mask as its [out, in] view.
+    const pointwise = Float32Array.from({ length: 8 * 8 }, () => r() - 0.5);
+    expectEqualArrays(prune.nm(new Tensor(pointwise, [8, 8, 1, 1]), { n: 2, m: 4 }), prune.nm(new Tensor(pointwise, [8, 8]), { n: 2, m: 4 }), '1x1 conv');
+    expectThrows(() => prune.nm(new Tensor(new Float32Array(4 * 3 * 9), [4, 3, 3, 3]), { n: 2, m: 4 }), RangeError, 'input dimension (3, dimension 1');
+  });
+
+  it('signed scores (movement): signed: true prunes the lowest score, not the smallest |score|', () => {
+    const acc = new prune.ImportanceAccumulator(3, 'movement');
+    acc.accumulate(Float32Array.of(1, 1, 1), Float32Array.of(2, -1, 0)); // w0 shrinks, w1 grows, w2 stays
+    const scores = acc.scores();
+    expect(acc.signed).toBe(true);
+    expect(new prune.ImportanceAccumulator(3, 'taylor').signed).toBe(false);
+    const t = new Tensor(Float32Array.of(1, 1, 1), [3]);
+    expectEqualArrays(prune.l1Unstructured(t, { amount: 1, importanceScores: scores, signed: true }), [0, 1, 1], 'l1 signed');
+    expectEqualArrays(prune.l1Unstructured(t, { amount: 1, importanceScores: scores }), [1, 1, 0], 'l1 |score| (PyTorch)');
+    expectEqualArrays(prune.globalUnstructured([t, t], { amount: 2, method: 'l1', importanceScores: [scores, Float32Array.of(-5, 3, 4)], signed: true })[1], [0, 1, 1], 'global signed');
+    expectThrows(() => prune.l1Unstructured(t, { amount: 1, signed: 'yes' as never }), TypeError, 'signed');
+    expectThrows(() => acc.accumulate('x' as never, Float32Array.of(1, 2, 3)), TypeError, 'weights');
+    expectThrows(() => new prune.ImportanceAccumulator(3, 'magnitude').accumulate(Float32Array.of(1), Float32Array.of(1, 2, 3)), RangeError, 'weights', 'length 3');
+  });
+
   it('lnStructured and blockUnstructured: NaN rejected by default (naming the entry), ranked lowest or highest by option', () => {
     // Rows 0..3 with L2 norms 1, 2, 3, 4; row 1 gets a NaN.
     const data = [1, 0, 0, 0, NaN, 2, 0, 0, 0, 0, 3, 0, 0, 0, 0, 4];
@@ -450,6 +496,17 @@ describe('plans and sensitivity', () => {
     const rows = prune.lnStructured(s.get('0.weight')!.tensor, { amount: 2, n: 2, dim: 0, mask: global[0] });
     expectEqualArrays(m0, rows, '0.weight after its three rules');
     expectEqualArrays(m2, nm, '2.weight after global and 2:4');
+    // method 'random' with N:M and blocks: random picks, reproducible by seed (not a silent l1).
+    const w = s.get('0.weight')!.tensor;
+    const rnd = (seed: number, granularity: { n: number; m: number } | { blockRows: number; blockCols: number }) =>
+      prune.apply(s, [{ match: /^0\.weight$/, amount: 0.5, granularity, method: 'random', seed }]).get('0.weight')!.mask!;
+    for (const g of [{ n: 2, m: 4 }, { blockRows: 4, blockCols: 4 }]) {
+      const l1 = 'n' in g ? prune.nm(w, g) : prune.blockUnstructured(w, { amount: 0.5, ...g });
+      expectEqualArrays(rnd(1, g), rnd(1, g), `random ${JSON.stringify(g)} reproducible`);
+      expect(Array.from(rnd(1, g)), JSON.stringify(g)).not.toEqual(Array.from(rnd(2, g)));
+      expect(Array.from(rnd(1, g)), JSON.stringify(g)).not.toEqual(Array.from(l1));
+      expect(rnd(3, g).reduce((a, b) => a + b, 0)).toBe(160);
+    }
     expectThrows(() => prune.apply(s, [{ match: /^nothing$/, amount: 0.5 }]), RangeError, 'plan[0].match');
     expectThrows(() => prune.apply(s, [{ match: /weight/, amount: 0.5, scope: 'global', granularity: 'row' }]), RangeError, 'plan[0].granularity');
   });

@@ -55,21 +55,28 @@ Task prepare_select_with(const Napi::CallbackInfo& info, SelectFn run_select) {
   auto buffers = std::make_shared<std::vector<cpu::ScoreBuffer>>(count);
   Napi::Array masks = Napi::Array::New(env, count);
   Task t;
-  std::vector<std::pair<const void*, size_t>> inputs;
+  struct Input {
+    const void* p;
+    size_t bytes;
+    bool eligibility;  // may double as its own buffer's output mask (in-place composition)
+    uint32_t index;
+  };
+  std::vector<Input> inputs;
+  std::vector<std::pair<const char*, size_t>> outputs;
   for (uint32_t i = 0; i < count; ++i) {
     const std::string sname = "scores[" + std::to_string(i) + "]";
     const Array<float> s = f32(scores.Get(i), sname.c_str());
     cpu::ScoreBuffer& b = (*buffers)[i];
     b.scores = s.data;
     b.count = s.length;
-    inputs.push_back({s.data, s.bytes()});
+    inputs.push_back({s.data, s.bytes(), false, i});
     t.pin(s.handle);
     if (has_eligible && !is_absent(eligible.Get(i))) {
       const std::string ename = "eligible[" + std::to_string(i) + "]";
       const Array<uint8_t> e = u8(eligible.Get(i), ename.c_str());
       expect_length(e, s.length, ename.c_str(), "scores[" + std::to_string(i) + "].length");
       b.eligible = e.data;
-      inputs.push_back({e.data, static_cast<size_t>(e.length)});
+      inputs.push_back({e.data, static_cast<size_t>(e.length), true, i});
       t.pin(e.handle);
     }
   }
@@ -83,12 +90,16 @@ Task prepare_select_with(const Napi::CallbackInfo& info, SelectFn run_select) {
       const Array<uint8_t> out = u8(masks_in.Get(i), mname.c_str());
       expect_length(out, b.count, mname.c_str(), "scores[" + std::to_string(i) + "].length");
       const char* lo = reinterpret_cast<const char*>(out.data);
-      for (const auto& [p, bytes] : inputs) {
-        const char* a = static_cast<const char*>(p);
+      for (const Input& in : inputs) {
+        const char* a = static_cast<const char*>(in.p);
         // An eligibility mask may double as the output (in-place composition); scores may not.
-        if (bytes > 0 && out.length > 0 && a < lo + out.length && lo < a + bytes && p != out.data)
+        if (in.bytes > 0 && out.length > 0 && a < lo + out.length && lo < a + in.bytes && !(in.eligibility && in.index == i && in.p == out.data))
           range_error("an array that shares no memory with the scores", mname.c_str(), "an overlapping array");
       }
+      for (const auto& [o, bytes] : outputs)
+        if (bytes > 0 && out.length > 0 && o < lo + out.length && lo < o + bytes)
+          range_error("an array that shares no memory with the other masks", mname.c_str(), "an overlapping array");
+      outputs.push_back({lo, static_cast<size_t>(out.length)});
       b.mask = out.data;
       m = out.handle;
     } else {

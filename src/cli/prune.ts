@@ -3,6 +3,7 @@
  * torch.nn.utils.prune would, and writes plain pruned weights, the PyTorch pruned form, or CSR.
  */
 import { loadSafetensors, prune, saveSafetensors, type StateEntry, Tensor } from '../index.js';
+import { randomScores, seedOf } from '../prune/random.js';
 import type { TensorRow } from './inspect.js';
 
 export interface PruneCliOptions {
@@ -87,10 +88,14 @@ export function runPrune(input: string, o: PruneCliOptions, log: (line: string) 
             ? prune.randomStructured(t, { amount, dim: 0, mask, seed })
             : prune.lnStructured(t, { amount, n: o.method === 'l2' ? 2 : 1, dim: 0, mask, importanceScores });
       } else if (granularity.kind === 'nm') {
-        m = prune.nm(t, { n: granularity.n, m: granularity.m, mask, importanceScores });
+        // --method random: uniform scores, so each group keeps a random n of its m.
+        const scores = o.method === 'random' ? randomScores(t.size, seedOf(seed)) : importanceScores;
+        m = prune.nm(t, { n: granularity.n, m: granularity.m, mask, importanceScores: scores });
       } else {
         const flat = t.shape.length === 2 ? t : new Tensor(t.data, [t.shape[0], t.size / t.shape[0]]);
-        m = prune.blockUnstructured(flat, { amount, blockRows: granularity.r, blockCols: granularity.c, pool: o.method === 'l2' ? 'l2' : 'l1', mask, importanceScores });
+        // --method random: the max of uniform scores ranks equal-sized blocks uniformly at random.
+        const random = o.method === 'random';
+        m = prune.blockUnstructured(flat, { amount, blockRows: granularity.r, blockCols: granularity.c, pool: random ? 'max' : o.method === 'l2' ? 'l2' : 'l1', mask, importanceScores: random ? randomScores(t.size, seedOf(seed)) : importanceScores });
       }
       out.set(name, { tensor: t, mask: m });
       log(`  [${i + 1}/${targets.length}] ${name}`);

@@ -12,7 +12,11 @@ import { asTensor, maskData, scoreData, Tensor } from './tensor.js';
 export interface NMOptions {
   /** Entries kept in every group. */
   n: number;
-  /** Group size along the last (input) dimension, which it must divide. */
+  /**
+   * Group size along the input dimension, which it must divide: the last dimension of a 1-D or
+   * 2-D tensor (a Linear's `[out, in]`), dimension 1 of a convolution's `[out, in, k…]` (groups of
+   * input channels at each kernel position, as NVIDIA's ASP prunes them).
+   */
   m: number;
   importanceScores?: Tensor | Float32Array;
   mask?: Uint8Array;
@@ -21,7 +25,7 @@ export interface NMOptions {
 }
 
 /**
- * N:M pruning: in every group of `m` consecutive entries along the last dimension, keeps the `n`
+ * N:M pruning: in every group of `m` consecutive entries along the input dimension, keeps the `n`
  * with the largest |score| and prunes the rest (ties prune the lowest index first). Entries pruned
  * by the current mask stay pruned and rank below every kept one.
  *
@@ -35,11 +39,23 @@ export function nm(t: Tensor, options: NMOptions): Uint8Array {
   if (typeof o.n !== 'number') throw typeError('n', `an integer between 0 and m (${m})`, o.n);
   if (!Number.isInteger(o.n) || o.n < 0 || o.n > m) throw rangeError('n', `an integer between 0 and m (${m})`, o.n);
   const n = o.n;
-  const inner = t.shape.length === 0 ? 1 : t.shape[t.shape.length - 1];
-  if (inner % m !== 0) throw rangeError('m', `a divisor of the last dimension (${inner})`, m);
+  const conv = t.shape.length >= 3;
+  const inner = t.shape.length === 0 ? 1 : t.shape[conv ? 1 : t.shape.length - 1];
+  if (inner % m !== 0) throw rangeError('m', `a divisor of the input dimension (${inner}, dimension ${conv ? 1 : t.shape.length - 1} of [${t.shape}])`, m);
   nanRule(o.nan);
+  const scores = scoreData(o.importanceScores, t), mask = maskData(o.mask, t);
   // Native: pairwise ranks inside each group, groups in parallel.
-  return native.nmMask(scoreData(o.importanceScores, t), m, n, maskData(o.mask, t), o.nan);
+  if (!conv) return native.nmMask(scores, m, n, mask, o.nan);
+  // [out, in, k…] → [out, k…, in] so the groups are contiguous, and the mask back.
+  const outs = t.shape[0], ins = inner, rest = t.size / Math.max(outs * ins, 1);
+  const toInner = (src: Float32Array | Uint8Array, dst: Float32Array | Uint8Array) => {
+    for (let a = 0, p = 0; a < outs; a++) for (let i = 0; i < ins; i++) for (let r = 0; r < rest; r++, p++) dst[(a * rest + r) * ins + i] = src[p];
+    return dst;
+  };
+  const permuted = native.nmMask(toInner(scores, new Float32Array(t.size)) as Float32Array, m, n, mask && (toInner(mask, new Uint8Array(t.size)) as Uint8Array), o.nan);
+  const out = new Uint8Array(t.size);
+  for (let a = 0, p = 0; a < outs; a++) for (let i = 0; i < ins; i++) for (let r = 0; r < rest; r++, p++) out[p] = permuted[(a * rest + r) * ins + i];
+  return out;
 }
 
 function rejectNaN(at: number): never {

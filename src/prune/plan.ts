@@ -7,6 +7,7 @@ import { optionsObject, rangeError, typeError } from '../errors.js';
 import type { StateEntry } from '../io/safetensors.js';
 import type { Amount } from './amount.js';
 import { blockUnstructured, nm } from './granularity.js';
+import { randomScores, seedOf } from './random.js';
 import { lnStructured, randomStructured } from './structured.js';
 import { globalUnstructured, l1Unstructured, randomUnstructured } from './unstructured.js';
 
@@ -74,9 +75,12 @@ export function apply(state: StateDict, plan: PlanRule[]): StateDict {
         const dim = g === 'row' ? 0 : 1;
         e.mask = method === 'random' ? randomStructured(t, { amount, dim, mask, seed: rule.seed }) : lnStructured(t, { amount, n: method === 'l2' ? 2 : 1, dim, mask });
       } else if (typeof g === 'object' && 'n' in g) {
-        e.mask = nm(t, { n: g.n, m: g.m, mask });
+        // 'random': uniform scores, so each group keeps a random n of its m.
+        e.mask = nm(t, { n: g.n, m: g.m, mask, importanceScores: method === 'random' ? randomScores(t.size, seedOf(rule.seed)) : undefined });
       } else if (typeof g === 'object' && 'blockRows' in g) {
-        e.mask = blockUnstructured(t, { amount, blockRows: g.blockRows, blockCols: g.blockCols, pool: method === 'l2' ? 'l2' : 'l1', mask });
+        // 'random': the max of uniform scores ranks equal-sized blocks uniformly at random.
+        const random = method === 'random';
+        e.mask = blockUnstructured(t, { amount, blockRows: g.blockRows, blockCols: g.blockCols, pool: random ? 'max' : method === 'l2' ? 'l2' : 'l1', mask, importanceScores: random ? randomScores(t.size, seedOf(rule.seed)) : undefined });
       } else {
         throw rangeError(`plan[${i}].granularity`, "'element', 'row', 'column', { n, m } or { blockRows, blockCols }", g);
       }

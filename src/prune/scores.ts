@@ -38,8 +38,24 @@ export class ImportanceAccumulator {
     this.acc = new Float32Array(size);
   }
 
+  private checkBatch(weights: unknown, grads: unknown): void {
+    for (const [v, name] of [[weights, 'weights'], [grads, 'grads']] as const) {
+      if (!(v instanceof Float32Array)) throw typeError(name, 'Float32Array', v);
+      if (v.length !== this.size) throw rangeError(name, `length ${this.size} (the accumulator's size)`, v);
+    }
+  }
+
+  /**
+   * Scores are signed for 'movement' (rank them with `signed: true` in l1Unstructured and
+   * globalUnstructured: the weights moving toward zero go first); the others are non-negative.
+   */
+  get signed(): boolean {
+    return this.criterion === 'movement';
+  }
+
   /** Adds one batch's gradients (and the weights they were taken at). */
   accumulate(weights: Float32Array, grads: Float32Array): void {
+    this.checkBatch(weights, grads);
     if (this.criterion !== 'magnitude') native.scoresAccumulate(KIND[this.criterion], this.acc, grads, weights);
     this.batches++;
   }
@@ -47,6 +63,7 @@ export class ImportanceAccumulator {
   /** {@link accumulate} on the addon's thread pool. */
   accumulateAsync(weights: Float32Array, grads: Float32Array): Promise<void> {
     return withCallerStack(async () => {
+      this.checkBatch(weights, grads);
       if (this.criterion !== 'magnitude') await native.scoresAccumulateAsync(KIND[this.criterion], this.acc, grads, weights);
       this.batches++;
     });

@@ -43,6 +43,7 @@ export function sigmaThreshold(t: Tensor, options: { k: number; mask?: Uint8Arra
   let n = 0, mean = 0, m2 = 0;
   for (let i = 0; i < t.size; i++) {
     if (mask && !mask[i]) continue;
+    if (!Number.isFinite(t.data[i])) throw rangeError('t', 'finite weights (σ is undefined otherwise)', `${t.data[i]} at entry ${i}`);
     const d = t.data[i] - mean;
     mean += d / ++n;
     m2 += d * (t.data[i] - mean);

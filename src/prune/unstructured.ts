@@ -17,6 +17,11 @@ export interface UnstructuredOptions {
   nan?: NanRule;
 }
 
+function signedOption(v: unknown): boolean {
+  if (v !== undefined && typeof v !== 'boolean') throw typeError('signed', 'a boolean', v);
+  return v === true;
+}
+
 function kept(mask: Uint8Array | undefined, size: number): number {
   if (!mask) return size;
   let n = 0;
@@ -31,19 +36,22 @@ export function identity(t: Tensor): Uint8Array {
 
 /**
  * Prunes the `amount` entries of smallest |score| (scores default to the tensor itself), exactly
- * PyTorch's `l1_unstructured`; ties prune the lowest index first.
+ * PyTorch's `l1_unstructured`; ties prune the lowest index first (PyTorch's tie order is not
+ * specified, so with tied scores its mask may differ). With `signed: true` the scores themselves
+ * rank (lowest pruned), for signed criteria such as movement scores.
  *
  * @example
  * const mask = prune.l1Unstructured(w, { amount: 0.9 });         // 90% of the entries
  * const again = prune.l1Unstructured(w, { amount: 0.5, mask });  // half of what remains
  */
-export function l1Unstructured(t: Tensor, options: UnstructuredOptions & { importanceScores?: Tensor | Float32Array }): Uint8Array {
+export function l1Unstructured(t: Tensor, options: UnstructuredOptions & { importanceScores?: Tensor | Float32Array; signed?: boolean }): Uint8Array {
   asTensor(t);
   const o = optionsObject(options);
+  const signed = signedOption(o.signed);
   const scores = scoreData(o.importanceScores, t);
   const mask = maskData(o.mask, t);
   const k = entriesToPrune(o.amount!, kept(mask, t.size));
-  return selectSmallest([scores], k, { nan: o.nan, eligible: [mask], absolute: true }).masks[0];
+  return selectSmallest([scores], k, { nan: o.nan, eligible: [mask], absolute: !signed }).masks[0];
 }
 
 /** Prunes `amount` entries chosen uniformly at random; with a `seed`, reproducibly. */
@@ -69,6 +77,8 @@ export interface GlobalOptions {
    * threshold treats layers of different scales alike instead of emptying the smallest-valued.
    */
   normalize?: boolean;
+  /** Rank the scores themselves, lowest pruned, instead of |score| (signed criteria: movement). */
+  signed?: boolean;
 }
 
 /**
@@ -81,6 +91,7 @@ export function globalUnstructured(tensors: Tensor[], options: GlobalOptions): U
   tensors.forEach((t, i) => asTensor(t, `tensors[${i}]`));
   const o = optionsObject(options);
   if (o.method !== 'l1' && o.method !== 'random') throw rangeError('method', "'l1' or 'random'", o.method);
+  const signed = signedOption(o.signed);
   const masks = tensors.map((t, i) => maskData(o.masks?.[i], t, `masks[${i}]`));
   const total = tensors.reduce((s, t, i) => s + kept(masks[i], t.size), 0);
   const k = entriesToPrune(o.amount!, total);
@@ -100,10 +111,10 @@ export function globalUnstructured(tensors: Tensor[], options: GlobalOptions): U
         }
       });
       const mean = n && sum ? sum / n : 1;
-      return s.map((v) => Math.abs(v) / mean);
+      return s.map((v) => (signed ? v : Math.abs(v)) / mean);
     });
   }
-  return selectSmallest(scores, k, { nan: o.nan, eligible: masks, absolute: true }).masks;
+  return selectSmallest(scores, k, { nan: o.nan, eligible: masks, absolute: !signed }).masks;
 }
 
 /** Uses a given 0/1 mask (PyTorch's `custom_from_mask`), combined with the current one. */

@@ -3,8 +3,9 @@
 //
 // Order: scores compare as floats (-0 == +0); NaN is rejected, or ranks below every number
 // (nan = prune) or above every number (nan = keep). Ties at the threshold are broken by position:
-// the lowest global index (buffer order, then index within a buffer) is selected first, the rule
-// PyTorch's stable selection follows, so the same scores always give the same masks.
+// the lowest global index (buffer order, then index within a buffer) is selected first, so the same
+// scores always give the same masks. (PyTorch's topk leaves the order of ties unspecified: with
+// tied scores its masks may differ from these; with distinct scores they are the same.)
 #pragma once
 
 #include <cstdint>
