@@ -35,11 +35,12 @@ __global__ void csr_spmm_kernel(int rows, int n, const int* __restrict__ ptr, co
   for (int c0 = 0; c0 < n; c0 += kColsPerPass) {
     // VEC4: lane owns columns c0 + 4·lane .. +3; else c0 + lane + 32·j.
     float acc[kColsPerLane] = {0.f, 0.f, 0.f, 0.f};
-    for (int p0 = start; p0 < end; p0 += kWarp) {
-      const int mine = p0 + lane;
+    // int64: p0 + 32 must not wrap when nnz is near 2^31 - 1.
+    for (int64_t p0 = start; p0 < end; p0 += kWarp) {
+      const int64_t mine = p0 + lane;
       const int my_col = mine < end ? __ldg(idx + mine) : 0;
       const float my_val = mine < end ? __ldg(val + mine) : 0.f;
-      const int count = min(kWarp, end - p0);
+      const int count = static_cast<int>(min(static_cast<int64_t>(kWarp), end - p0));
       for (int q = 0; q < count; ++q) {
         const float a = __shfl_sync(0xffffffffu, my_val, q);
         const float* brow = b + static_cast<int64_t>(__shfl_sync(0xffffffffu, my_col, q)) * n;

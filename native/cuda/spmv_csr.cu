@@ -15,7 +15,8 @@ __global__ void csr_spmv_kernel(int rows, const int* __restrict__ ptr, const int
   const int lane = threadIdx.x % kWarp;
   if (row >= rows) return;  // whole warps leave together: a warp never spans two rows
   float s = 0.f;
-  for (int p = ptr[row] + lane; p < ptr[row + 1]; p += kWarp) s = fmaf(__ldg(val + p), __ldg(x + __ldg(idx + p)), s);
+  // int64: p + 32 must not wrap for a row that ends near 2^31 - 1 stored entries.
+  for (int64_t p = ptr[row] + lane; p < ptr[row + 1]; p += kWarp) s = fmaf(__ldg(val + p), __ldg(x + __ldg(idx + p)), s);
 #pragma unroll
   for (int off = kWarp / 2; off > 0; off >>= 1) s += __shfl_down_sync(0xffffffffu, s, off);
   if (lane == 0) y[row] = s;
