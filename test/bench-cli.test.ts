@@ -96,6 +96,19 @@ describe('shears bench', () => {
     expect(out.rows[0]).toMatchObject({ format: 'csr', nnz: 8, rows: 200000 });
     expect(out.rows[0].medianMs).toBeGreaterThan(0);
     expect(out.rows[1]).toMatchObject({ format: 'bsr:100000x100000', skipped: expect.stringMatching(/^failed: /) });
+    // Options: hex or exponent counts and empty blocks are refused; a repeated format runs once;
+    // CSV quotes text the RFC 4180 way.
+    for (const args of [['--n', '0x10'], ['--n', '1e1'], ['--formats', 'bsr:0x4']]) {
+      const bad = spawnSync(process.execPath, [cli, 'bench', 'spmm', folder, ...args], { cwd: root });
+      expect(bad.status, args.join(' ')).not.toBe(0);
+      expect(bad.stderr.toString(), args.join(' ')).toMatch(new RegExp(args[0]));
+    }
+    const quoted = path.join(folder, 'say "hi".mtx');
+    writeSparse(quoted, CsrMatrix.fromDense(Float32Array.of(1, 0, 0, 2), 2, 2));
+    const csv = spawnSync(process.execPath, [cli, 'bench', 'spmv', quoted, '--formats', 'csr,csr', '--repeat', '1', '--warmup', '0', '--csv'], { cwd: root });
+    const lines = csv.stdout.toString().trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1].startsWith(`"${quoted.replace(/"/g, '""')}",2,2,2,1,"csr",`)).toBe(true);
   });
 
   it('advise measures the candidates, skips blocks whose fill is too high, and caches', () => {

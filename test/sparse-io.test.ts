@@ -139,6 +139,21 @@ describe('sparse matrix files', () => {
     expectThrows(() => sparseBytes(CsrMatrix.fromDense(Float32Array.of(1), 1, 1), 'npz', { compressed: 'no' as never }), TypeError, 'compressed');
   });
 
+  it('written Matrix Market text is the shortest that reads back the same float32, -0 and ±Infinity included', () => {
+    const values = Float32Array.of(0.1, -0, Infinity, -Infinity, 1 / 3, 3e-45, 16777217, -2.5);
+    const a = new CsrMatrix(1, 8, Int32Array.of(0, 8), Int32Array.of(0, 1, 2, 3, 4, 5, 6, 7), values);
+    const text = new TextDecoder().decode(sparseBytes(a, 'mtx'));
+    expect(text.split('\n').slice(3, 5)).toEqual(['1 1 0.1', '1 2 -0']);
+    const back = readSparse(sparseBytes(a, 'mtx'));
+    expect(Array.from(back.values)).toEqual(Array.from(values));
+    expect(Object.is(back.values[1], -0)).toBe(true);
+    // One '+' is a sign; '+-3' is not a number. Text after an .smtx file's last line is an error.
+    expect(readSparse(mtx('%%MatrixMarket matrix coordinate real general\n1 1 1\n1 1 +3\n'), { format: 'mtx' }).values[0]).toBe(3);
+    expectThrows(() => readSparse(mtx('%%MatrixMarket matrix coordinate real general\n1 1 1\n1 1 +-3\n'), { format: 'mtx' }), RangeError, 'line 3', 'not a number');
+    expectThrows(() => readSparse(mtx('2, 3, 1\n0 1 1\n2\n7 7\n'), { format: 'smtx' }), RangeError, 'line 4', 'unexpected text');
+    expect(readSparse(mtx('2, 3, 1\n0 1 1\n2\n\n'), { format: 'smtx' }).nnz).toBe(1);
+  });
+
   it('BsrMatrix.toCsr: the same matrix without densifying, zeros inside blocks dropped or kept', () => {
     const r = caseRng();
     const dense = Float32Array.from({ length: 8 * 12 }, () => (r() < 0.2 ? r() - 0.5 : 0));

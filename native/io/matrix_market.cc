@@ -103,7 +103,10 @@ double out_of_range_value(const char* p, const char* end) {
 
 bool read_value(const char*& p, const char* e, float& v, bool integer) {
   while (p < e && space(*p)) ++p;
-  if (p < e && *p == '+') ++p;
+  if (p < e && *p == '+') {  // from_chars takes no '+'; one is allowed, a second sign is not
+    ++p;
+    if (p < e && (*p == '-' || *p == '+')) return false;
+  }
   if (integer) {
     int64_t i;
     const auto r = std::from_chars(p, e, i);

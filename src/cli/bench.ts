@@ -164,12 +164,12 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
   if (o.threads !== undefined) setNumThreads(Number(o.threads));
   if (o.isa !== undefined) setIsa(o.isa as Isa);
   const ns = kernel === 'spmv' ? [1] : o.n.split(',').map((s) => {
-    const v = Number(s);
+    const v = /^\s*\d+\s*$/.test(s) ? Number(s) : Number.NaN;
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`Expected dense column counts like 64,256 for --n but received '${o.n}'`);
     return v;
   });
-  const formats = o.formats.split(',').map((s) => s.trim());
-  for (const fm of formats) if (!/^(csr|dense|bsr:\d+x\d+)$/.test(fm)) throw new RangeError(`Expected csr, dense or bsr:RxC in --formats but received '${fm}'`);
+  const formats = [...new Set(o.formats.split(',').map((s) => s.trim()))];
+  for (const fm of formats) if (!/^(csr|dense|bsr:[1-9]\d*x[1-9]\d*)$/.test(fm)) throw new RangeError(`Expected csr, dense or bsr:RxC (R, C >= 1) in --formats but received '${fm}'`);
   const repeat = Number(o.repeat), warmup = Number(o.warmup);
   if (!Number.isInteger(repeat) || repeat < 1) throw new RangeError(`Expected a positive integer for --repeat but received '${o.repeat}'`);
   if (!Number.isInteger(warmup) || warmup < 0) throw new RangeError(`Expected an integer >= 0 for --warmup but received '${o.warmup}'`);
@@ -306,7 +306,9 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
   else if (o.csv) {
     const cols: (keyof BenchRow)[] = ['file', 'rows', 'cols', 'nnz', 'n', 'format', 'medianMs', 'minMs', 'maxMs', 'samples', 'gflops', 'vsDense', 'vsTorchMm', 'vsTorchSparse', 'measuredMs', 'skipped', 'kernelPath'];
     console.log(cols.join(','));
-    for (const r of rows) console.log(cols.map((c) => (r[c] === undefined ? '' : JSON.stringify(r[c]))).join(','));
+    // RFC 4180: text fields quoted, quotes doubled.
+    const cell = (v: unknown) => (v === undefined ? '' : typeof v === 'string' ? `"${v.replace(/"/g, '""')}"` : String(v));
+    for (const r of rows) console.log(cols.map((c) => cell(r[c])).join(','));
   } else if (kernel === 'advise') {
     for (const a of advice) {
       const cands = a.candidates as { format: string; ms?: number; skipped?: string }[];

@@ -82,11 +82,14 @@ function mtxArgs(name: string, bytes: Uint8Array, o: ReadSparseOptions): [Uint8A
 }
 
 /** Shortest decimal that reads back as the same float32. */
+/** The shortest decimal text that reads back as the same float32 (sign of zero and ±inf kept). */
 function f32Text(v: number): string {
+  if (Object.is(v, -0)) return '-0';
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf';
   if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);
-  for (let p = 6; p < 9; p++) {
+  for (let p = 1; p < 9; p++) {
     const s = v.toPrecision(p);
-    if (Math.fround(Number(s)) === v) return s;
+    if (Math.fround(Number(s)) === v) return String(Number(s)); // Number() drops trailing zeros
   }
   return v.toPrecision(9);
 }
@@ -143,6 +146,12 @@ function parseSmtx(bytes: Uint8Array, name: string, o: ReadSparseOptions): CsrMa
   if (2 * (rows + 1 + nnz) > bytes.length + 4) throw invalid(name, `line 1: ${rows} rows and ${nnz} entries do not fit in ${bytes.length} bytes`);
   const rowPtr = integersOf(bytes, lineEnds[0] + 1, lineEnds[1], name, 2, rows + 1);
   const colIdx = nnz === 0 ? new Int32Array(0) : integersOf(bytes, lineEnds[1] + 1, lineEnds[2] ?? bytes.length, name, 3, nnz);
+  // Nothing but blank space may follow the column indices (with nnz = 0, that line is blank).
+  const tailFrom = nnz === 0 ? lineEnds[1] + 1 : (lineEnds[2] ?? bytes.length) + 1;
+  for (let i = tailFrom, line = nnz === 0 ? 3 : 4; i < bytes.length; i++) {
+    if (bytes[i] === 10) line++;
+    else if (bytes[i] !== 32 && bytes[i] !== 9 && bytes[i] !== 13) throw invalid(name, `line ${line}: unexpected text after the column indices`);
+  }
   const values = (o.values ?? 'ones') === 'ones' ? new Float32Array(nnz).fill(1) : normals(nnz, o.seed ?? 0);
   try {
     return csrWithDuplicates(rows, cols, rowPtr, colIdx, values, o.duplicates ?? 'sum');
@@ -295,7 +304,8 @@ function parseNpz(bytes: Uint8Array, name: string, o: ReadSparseOptions, owned: 
     }
   } else text = new TextDecoder().decode(fmt.data.subarray(0, 16)).replace(/\0+$/, '');
   const shape = Array.from(npyTyped(arr('shape'), name, 'shape.npy'), Number);
-  if (shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 2147483647)) throw invalid(name, 'shape.npy is not two dimensions');
+  if (shape.length !== 2) throw invalid(name, `shape.npy holds ${shape.length} dimensions, not 2`);
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 2147483647)) throw invalid(name, `shape.npy holds (${shape.join(', ')}): dimensions must be in [0, 2^31)`);
   const [rows, cols] = shape;
   if (rows > MAX_ROWS) throw invalid(name, `${rows} rows: this reader takes at most ${MAX_ROWS} rows`);
   const raw = npyTyped(arr('data'), name, 'data.npy', owned);
