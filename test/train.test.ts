@@ -554,12 +554,31 @@ describe('trainer', () => {
     expect(Array.from(model.linears()[0].weight)).toEqual(Array.from(w0));
   });
 
-  it('one fit at a time per trainer; steps count over every fit', async () => {
+  it('one fit at a time per model; no reading or replacing weights while an epoch runs; steps count over every fit', async () => {
     const r = caseRng();
     const data = randomData(40, 4, 2, r);
-    const trainer = new Trainer(mlp([4, 3, 2], seed), { optimizer: { lr: 0.1 } });
-    const first = trainer.fit(data, { epochs: 2, batchSize: 10 });
+    const model = mlp([4, 3, 2], seed);
+    const trainer = new Trainer(model, { optimizer: { lr: 0.1 } });
+    const busy: string[] = [];
+    const x = new Float32Array(4);
+    const first = trainer.fit(data, {
+      epochs: 2,
+      batchSize: 10,
+      // Between epochs (onEpoch) the model is the caller's to read.
+      onEpoch: () => expect(model.predict(x, 1)).toHaveLength(2),
+    });
+    // The first epoch is in flight now (fit ran synchronously up to its native job).
     await expect(trainer.fit(data, { epochs: 1, batchSize: 10 })).rejects.toMatchObject({ code: 'ERR_SHEARS_BUSY' });
+    await expect(new Trainer(model, { optimizer: { lr: 0.1 } }).fit(data, { epochs: 1, batchSize: 10 })).rejects.toMatchObject({ code: 'ERR_SHEARS_BUSY' });
+    for (const [what, call] of [['predict', () => model.predict(x, 1)], ['reset', () => model.reset()], ['stateDict', () => model.stateDict()], ['loadStateDict', () => model.loadStateDict(new Map())]] as const) {
+      try {
+        call();
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ERR_SHEARS_BUSY') busy.push(what);
+      }
+    }
+    await expect(model.predictAsync(x, 1)).rejects.toMatchObject({ code: 'ERR_SHEARS_BUSY' });
+    expect(busy).toEqual(['predict', 'reset', 'stateDict', 'loadStateDict']);
     await first;
     expect(trainer.steps).toBe(8);
     await trainer.fit(data, { epochs: 1, batchSize: 10 });

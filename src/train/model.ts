@@ -4,7 +4,7 @@
  * `0.bias`, `2.weight`, …), so a PyTorch state dict saved as safetensors loads as is. Every linear
  * layer carries a mask (1 = kept) that pruning writes and training respects.
  */
-import { optionsObject, rangeError, typeError } from '../errors.js';
+import { busyError, optionsObject, rangeError, typeError } from '../errors.js';
 import { loadSafetensors, saveSafetensors, type SaveOptions, type StateEntry } from '../io/safetensors.js';
 import { native, withCallerStack, type NativeLayer } from '../native.js';
 import { uniformGenerator } from '../prune/random.js';
@@ -105,6 +105,19 @@ export class Sequential {
    * the faster runs (inference: per cached plan; training: decided at the start of every epoch).
    */
   sparseExecution: 'density' | 'auto';
+  /** @internal The trainer whose fit() is running on this model, if any. */
+  fitting: object | undefined;
+  /** @internal Native training epochs in flight (they write the weights on the addon's threads). */
+  epochsInFlight = 0;
+
+  /**
+   * While an epoch runs natively its threads write the weights: reading or replacing them from
+   * JavaScript then would see a torn state, so those calls are refused (ERR_SHEARS_BUSY).
+   */
+  private checkIdle(what: string): void {
+    if (this.epochsInFlight > 0)
+      throw busyError(`Expected no training epoch in flight for ${what} but one is running on this model; call it from onEpoch or after fit() settles`);
+  }
 
   constructor(modules: Module[], options?: { seed?: number; sparseBelow?: number; sparseExecution?: 'density' | 'auto' }) {
     if (!Array.isArray(modules)) throw typeError('modules', 'an Array of modules', modules);
@@ -135,6 +148,7 @@ export class Sequential {
 
   /** Re-initialises every linear layer as nn.Linear does: W and b uniform in ±1/sqrt(in). */
   reset(seed = 0): void {
+    this.checkIdle('reset()');
     const r = uniformGenerator(seed);
     for (const l of this.linears()) {
       const bound = 1 / Math.sqrt(l.inFeatures);
@@ -236,12 +250,14 @@ export class Sequential {
 
   /** Logits `[n, classes]` for `n` samples `x` `[n, inFeatures]`, in batches (default 256). */
   predict(x: Float32Array, n: number, batch = 256): Float32Array {
+    this.checkIdle('predict()');
     this.checkInputs(x, n);
     return native.predict(this.inferenceLayers(Math.min(batch, Math.max(n, 1))), x, n, batch, this.sparseBelow);
   }
 
   predictAsync(x: Float32Array, n: number, batch = 256): Promise<Float32Array> {
     return withCallerStack(async () => {
+      this.checkIdle('predictAsync()');
       this.checkInputs(x, n);
       return native.predictAsync(this.inferenceLayers(Math.min(batch, Math.max(n, 1))), x, n, batch, this.sparseBelow);
     });
@@ -273,6 +289,7 @@ export class Sequential {
 
   /** PyTorch-style names: `<index>.weight` (with its mask) and `<index>.bias`. */
   stateDict(): Map<string, StateEntry> {
+    this.checkIdle('stateDict()');
     const out = new Map<string, StateEntry>();
     this.modules.forEach((m, i) => {
       if (!(m instanceof Linear)) return;
@@ -291,6 +308,7 @@ export class Sequential {
    */
   loadStateDict(state: Map<string, StateEntry>, options?: { strict?: boolean }): void {
     if (!(state instanceof Map)) throw typeError('state', 'a Map of name -> { tensor, mask? }', state);
+    this.checkIdle('loadStateDict()');
     const strict = optionsObject(options).strict ?? true;
     const plan: { e: StateEntry; into: Float32Array; mask?: Uint8Array }[] = [];
     const expected = new Set<string>();

@@ -142,7 +142,6 @@ export class Trainer {
   readonly model: Sequential;
   readonly options: TrainerOptions;
   private step = 0;
-  private running = false;
 
   constructor(model: Sequential, options: TrainerOptions) {
     if (!(model instanceof Sequential)) throw typeError('model', 'a Sequential', model);
@@ -206,7 +205,7 @@ export class Trainer {
 
   /** Trains for `epochs`, pruning as planned; resolves with the per-epoch logs. */
   async fit(train: Dataset, options: FitOptions): Promise<FitResult> {
-    if (this.running) throw busyError('Expected one fit() at a time on this trainer but one is still running; await it first');
+    if (this.model.fitting) throw busyError('Expected one fit() at a time on this model but one is still running; await it first');
     return withCallerStack(async () => {
       const o = optionsObject(options);
       const model = this.model;
@@ -240,7 +239,7 @@ export class Trainer {
       if (adaptive && !o.validation) throw rangeError('validation', 'a validation set for the adaptive schedule', 'none');
       const teacher = this.options.distillation?.teacher.nativeLayers();
       const fitStart = this.step;
-      this.running = true;
+      model.fitting = this;
       model.invalidate(); // weights change from here on
       const abort = new Int32Array(1);
       const onAbort = () => (abort[0] = 1);
@@ -292,33 +291,39 @@ export class Trainer {
           }));
           const started = performance.now();
           const progress = o.onProgress ? (p: { step: number; steps: number; loss: number; samplesPerSecond: number }) => o.onProgress!({ epoch, ...p }) : undefined;
-          const r: NativeEpochResult = await native.trainEpochAsync(
-            layers,
-            train.x,
-            train.y,
-            {
-              batchSize: batch,
-              lr,
-              momentum: opt.momentum ?? 0,
-              weightDecay: opt.weightDecay ?? 0,
-              nesterov: opt.nesterov ?? false,
-              seed: (seed * 1000003 + epoch) >>> 0,
-              shuffle: o.shuffle ?? true,
-              criterion,
-              sparseBelow: model.sparseBelow,
-              events,
-              regrow: regrowth.filter((e) => e.step >= first && e.step < first + stepsPerEpoch).map((e) => ({ ...e, step: e.step - first })),
-              teacher,
-              alpha: this.options.distillation?.alpha,
-              temperature: this.options.distillation?.temperature,
-              abort,
-              snapshot: nativeSnapshot,
-              validationX: o.validation?.x,
-              validationY: o.validation?.y,
-              device,
-            },
-            progress,
-          );
+          model.epochsInFlight++;
+          let r: NativeEpochResult;
+          try {
+            r = await native.trainEpochAsync(
+              layers,
+              train.x,
+              train.y,
+              {
+                batchSize: batch,
+                lr,
+                momentum: opt.momentum ?? 0,
+                weightDecay: opt.weightDecay ?? 0,
+                nesterov: opt.nesterov ?? false,
+                seed: (seed * 1000003 + epoch) >>> 0,
+                shuffle: o.shuffle ?? true,
+                criterion,
+                sparseBelow: model.sparseBelow,
+                events,
+                regrow: regrowth.filter((e) => e.step >= first && e.step < first + stepsPerEpoch).map((e) => ({ ...e, step: e.step - first })),
+                teacher,
+                alpha: this.options.distillation?.alpha,
+                temperature: this.options.distillation?.temperature,
+                abort,
+                snapshot: nativeSnapshot,
+                validationX: o.validation?.x,
+                validationY: o.validation?.y,
+                device,
+              },
+              progress,
+            );
+          } finally {
+            model.epochsInFlight--;
+          }
           const seconds = (performance.now() - started) / 1000;
           model.invalidate();
           this.step = fitStart + first + r.steps;
@@ -359,7 +364,7 @@ export class Trainer {
         model.invalidate();
       } finally {
         o.signal?.removeEventListener('abort', onAbort);
-        this.running = false;
+        model.fitting = undefined;
       }
       return { epochs: logs, aborted };
     });
