@@ -370,6 +370,23 @@ describe('granularities', () => {
     expectThrows(() => prune.nm(new Tensor(new Float32Array(4 * 3 * 9), [4, 3, 3, 3]), { n: 2, m: 4 }), RangeError, 'input dimension (3, dimension 1');
   });
 
+  it('async forms (l1, global, N:M) give the sync masks and reject bad input the same way', async () => {
+    const r = caseRng();
+    const w = new Tensor(Float32Array.from({ length: 64 * 48 }, () => r() - 0.5), [64, 48]);
+    const v = new Tensor(Float32Array.from({ length: 32 * 64 }, () => r() - 0.5), [32, 64]);
+    const conv = new Tensor(Float32Array.from({ length: 8 * 16 * 3 * 3 }, () => r() - 0.5), [8, 16, 3, 3]);
+    const mask = prune.l1Unstructured(w, { amount: 0.3 });
+    expectEqualArrays(await prune.l1UnstructuredAsync(w, { amount: 0.5, mask }), prune.l1Unstructured(w, { amount: 0.5, mask }), 'l1');
+    const [ga, gb] = await prune.globalUnstructuredAsync([w, v], { amount: 0.8, method: 'l1', masks: [mask, undefined] });
+    const [sa, sb] = prune.globalUnstructured([w, v], { amount: 0.8, method: 'l1', masks: [mask, undefined] });
+    expectEqualArrays(ga, sa, 'global[0]');
+    expectEqualArrays(gb, sb, 'global[1]');
+    expectEqualArrays(await prune.nmAsync(w, { n: 2, m: 4, mask }), prune.nm(w, { n: 2, m: 4, mask }), 'nm');
+    expectEqualArrays(await prune.nmAsync(conv, { n: 1, m: 4 }), prune.nm(conv, { n: 1, m: 4 }), 'nm conv');
+    await expect(prune.l1UnstructuredAsync(w, { amount: 2 ** 20 })).rejects.toBeInstanceOf(RangeError);
+    await expect(prune.nmAsync(w, { n: 2, m: 5 })).rejects.toThrow(/divisor of the input dimension/);
+  });
+
   it('signed scores (movement): signed: true prunes the lowest score, not the smallest |score|', () => {
     const acc = new prune.ImportanceAccumulator(3, 'movement');
     acc.accumulate(Float32Array.of(1, 1, 1), Float32Array.of(2, -1, 0)); // w0 shrinks, w1 grows, w2 stays

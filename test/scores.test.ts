@@ -81,5 +81,7 @@ describe('criteria', () => {
     const mask = prune.l1Unstructured(new prune.Tensor(new Float32Array(4), [2, 2]), { amount: 2, importanceScores: s });
     expectEqualArrays(mask, [0, 1, 0, 1], 'used as importance scores');
     expectThrows(() => prune.adaptiveScores(g, Float32Array.of(1), [2, 2]), RangeError, 'activation');
+    expectThrows(() => prune.adaptiveScores(Array.from(g) as never, act, [2, 2]), TypeError, 'gradient');
+    expectThrows(() => prune.adaptiveScores(g, act, [2] as never), RangeError, 'shape');
   });
 });

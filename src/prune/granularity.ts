@@ -4,7 +4,7 @@
  */
 import { optionsObject, positiveInteger, rangeError, typeError } from '../errors.js';
 import { entriesToPrune, type Amount } from './amount.js';
-import { native } from '../native.js';
+import { native, withCallerStack } from '../native.js';
 import { selectSmallest, type NanRule } from './select.js';
 import { nanRule } from './structured.js';
 import { asTensor, maskData, scoreData, Tensor } from './tensor.js';
@@ -33,6 +33,19 @@ export interface NMOptions {
  * const mask = prune.nm(w, { n: 2, m: 4 });   // 2:4, 50% sparse, tensor-core friendly
  */
 export function nm(t: Tensor, options: NMOptions): Uint8Array {
+  const a = nmArgs(t, options);
+  return a.unpermute(native.nmMask(...a.native));
+}
+
+/** {@link nm} on the addon's thread pool (the ranking does not block the event loop). */
+export function nmAsync(t: Tensor, options: NMOptions): Promise<Uint8Array> {
+  return withCallerStack(async () => {
+    const a = nmArgs(t, options);
+    return a.unpermute(await native.nmMaskAsync(...a.native));
+  });
+}
+
+function nmArgs(t: Tensor, options: NMOptions): { native: Parameters<typeof native.nmMask>; unpermute: (mask: Uint8Array) => Uint8Array } {
   asTensor(t);
   const o = optionsObject(options);
   const m = positiveInteger(o.m, 'm', 64);
@@ -45,17 +58,19 @@ export function nm(t: Tensor, options: NMOptions): Uint8Array {
   nanRule(o.nan);
   const scores = scoreData(o.importanceScores, t), mask = maskData(o.mask, t);
   // Native: pairwise ranks inside each group, groups in parallel.
-  if (!conv) return native.nmMask(scores, m, n, mask, o.nan);
+  if (!conv) return { native: [scores, m, n, mask, o.nan], unpermute: (x) => x };
   // [out, in, k…] → [out, k…, in] so the groups are contiguous, and the mask back.
   const outs = t.shape[0], ins = inner, rest = t.size / Math.max(outs * ins, 1);
-  const toInner = (src: Float32Array | Uint8Array, dst: Float32Array | Uint8Array) => {
+  const toInner = <T extends Float32Array | Uint8Array>(src: T, dst: T): T => {
     for (let a = 0, p = 0; a < outs; a++) for (let i = 0; i < ins; i++) for (let r = 0; r < rest; r++, p++) dst[(a * rest + r) * ins + i] = src[p];
     return dst;
   };
-  const permuted = native.nmMask(toInner(scores, new Float32Array(t.size)) as Float32Array, m, n, mask && (toInner(mask, new Uint8Array(t.size)) as Uint8Array), o.nan);
-  const out = new Uint8Array(t.size);
-  for (let a = 0, p = 0; a < outs; a++) for (let i = 0; i < ins; i++) for (let r = 0; r < rest; r++, p++) out[p] = permuted[(a * rest + r) * ins + i];
-  return out;
+  const unpermute = (permuted: Uint8Array) => {
+    const out = new Uint8Array(t.size);
+    for (let a = 0, p = 0; a < outs; a++) for (let i = 0; i < ins; i++) for (let r = 0; r < rest; r++, p++) out[p] = permuted[(a * rest + r) * ins + i];
+    return out;
+  };
+  return { native: [toInner(scores, new Float32Array(t.size)), m, n, mask && toInner(mask, new Uint8Array(t.size)), o.nan], unpermute };
 }
 
 function rejectNaN(at: number): never {

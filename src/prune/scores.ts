@@ -104,6 +104,7 @@ export class ActivationStats {
   }
 
   accumulate(activations: Float32Array, batch: number): void {
+    if (!(activations instanceof Float32Array)) throw typeError('activations', 'Float32Array', activations);
     native.activationStats(activations, this.features, batch, this.sumAbs, this.zeros);
     this.samples += batch;
   }
@@ -125,9 +126,12 @@ export class ActivationStats {
  * layer mean so layers compare on one scale (0 where both are 0).
  */
 export function adaptiveScores(gradient: Float32Array, activation: Float32Array, shape: readonly [number, number], alpha = 1): Float32Array {
+  if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw rangeError('shape', '[out, in] with non-negative integers', shape);
   const [out, inp] = shape;
-  if (!(gradient instanceof Float32Array) || gradient.length !== out * inp) throw rangeError('gradient', `a Float32Array of length ${out * inp}`, gradient);
-  if (!(activation instanceof Float32Array) || activation.length !== out) throw rangeError('activation', `a Float32Array of length ${out} (one per output neuron)`, activation);
+  if (!(gradient instanceof Float32Array)) throw typeError('gradient', 'Float32Array', gradient);
+  if (gradient.length !== out * inp) throw rangeError('gradient', `length ${out * inp} (out × in)`, gradient);
+  if (!(activation instanceof Float32Array)) throw typeError('activation', 'Float32Array', activation);
+  if (activation.length !== out) throw rangeError('activation', `length ${out} (one per output neuron)`, activation);
   if (typeof alpha !== 'number' || !(alpha >= 0)) throw rangeError('alpha', 'a number >= 0', alpha);
   const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / Math.max(1, a.length) || 1;
   const gm = mean(gradient), am = mean(activation);

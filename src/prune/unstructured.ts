@@ -6,7 +6,8 @@
  */
 import { optionsObject, rangeError, typeError } from '../errors.js';
 import { entriesToPrune, type Amount } from './amount.js';
-import { selectSmallest, type NanRule } from './select.js';
+import { withCallerStack } from '../native.js';
+import { selectSmallest, selectSmallestAsync, type NanRule } from './select.js';
 import { randomScores, seedOf } from './random.js';
 import { asTensor, maskData, scoreData, Tensor } from './tensor.js';
 
@@ -44,14 +45,25 @@ export function identity(t: Tensor): Uint8Array {
  * const mask = prune.l1Unstructured(w, { amount: 0.9 });         // 90% of the entries
  * const again = prune.l1Unstructured(w, { amount: 0.5, mask });  // half of what remains
  */
-export function l1Unstructured(t: Tensor, options: UnstructuredOptions & { importanceScores?: Tensor | Float32Array; signed?: boolean }): Uint8Array {
+export function l1Unstructured(t: Tensor, options: L1Options): Uint8Array {
+  return selectSmallest(...l1Args(t, options)).masks[0];
+}
+
+/** {@link l1Unstructured} on the addon's thread pool (the selection does not block the event loop). */
+export function l1UnstructuredAsync(t: Tensor, options: L1Options): Promise<Uint8Array> {
+  return withCallerStack(async () => (await selectSmallestAsync(...l1Args(t, options))).masks[0]);
+}
+
+export type L1Options = UnstructuredOptions & { importanceScores?: Tensor | Float32Array; signed?: boolean };
+
+function l1Args(t: Tensor, options: L1Options): Parameters<typeof selectSmallest> {
   asTensor(t);
   const o = optionsObject(options);
   const signed = signedOption(o.signed);
   const scores = scoreData(o.importanceScores, t);
   const mask = maskData(o.mask, t);
   const k = entriesToPrune(o.amount!, kept(mask, t.size));
-  return selectSmallest([scores], k, { nan: o.nan, eligible: [mask], absolute: !signed }).masks[0];
+  return [[scores], k, { nan: o.nan, eligible: [mask], absolute: !signed }];
 }
 
 /** Prunes `amount` entries chosen uniformly at random; with a `seed`, reproducibly. */
@@ -87,6 +99,15 @@ export interface GlobalOptions {
  * selection runs over the tensors' own buffers.
  */
 export function globalUnstructured(tensors: Tensor[], options: GlobalOptions): Uint8Array[] {
+  return selectSmallest(...globalArgs(tensors, options)).masks;
+}
+
+/** {@link globalUnstructured} on the addon's thread pool (the selection does not block the event loop). */
+export function globalUnstructuredAsync(tensors: Tensor[], options: GlobalOptions): Promise<Uint8Array[]> {
+  return withCallerStack(async () => (await selectSmallestAsync(...globalArgs(tensors, options))).masks);
+}
+
+function globalArgs(tensors: Tensor[], options: GlobalOptions): Parameters<typeof selectSmallest> {
   if (!Array.isArray(tensors)) throw typeError('tensors', 'an Array of Tensor', tensors);
   tensors.forEach((t, i) => asTensor(t, `tensors[${i}]`));
   const o = optionsObject(options);
@@ -98,7 +119,7 @@ export function globalUnstructured(tensors: Tensor[], options: GlobalOptions): U
   if (o.method === 'random') {
     const seed = seedOf(o.seed);
     const scores = tensors.map((t, i) => randomScores(t.size, (seed + i * 0x9e3779b9) >>> 0));
-    return selectSmallest(scores, k, { eligible: masks }).masks;
+    return [scores, k, { eligible: masks }];
   }
   let scores = tensors.map((t, i) => scoreData(o.importanceScores?.[i], t, `importanceScores[${i}]`));
   if (o.normalize) {
@@ -114,7 +135,7 @@ export function globalUnstructured(tensors: Tensor[], options: GlobalOptions): U
       return s.map((v) => (signed ? v : Math.abs(v)) / mean);
     });
   }
-  return selectSmallest(scores, k, { nan: o.nan, eligible: masks, absolute: !signed }).masks;
+  return [scores, k, { nan: o.nan, eligible: masks, absolute: !signed }];
 }
 
 /** Uses a given 0/1 mask (PyTorch's `custom_from_mask`), combined with the current one. */
