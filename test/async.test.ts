@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
-import { CsrMatrix, gemm, info } from '../src/index.js';
+import { BsrMatrix, CsrMatrix, gemm, info, sddmmAsync } from '../src/index.js';
 import { caseRng, expectEqualArrays, uniform } from './helpers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -102,5 +102,42 @@ describe('environment', () => {
     expect(i.isa.available).toContain('scalar');
     expect(typeof i.cuda.compiled).toBe('boolean');
     expect(Array.isArray(i.cuda.devices)).toBe(true);
+  });
+});
+
+describe('async inputs written by JavaScript mid-call', () => {
+  it('writing a matrix or a conversion input while its async call runs never crashes: the call settles', async () => {
+    // The job reads private copies of rowPtr and colIdx; a conversion whose input changed between
+    // its passes is refused. Each call settles with a result or a coded error, and the process lives.
+    const R = 512, C = 512, n = 32;
+    const dense = new Float32Array(R * C).map((_, i) => (i % 13 === 0 ? 1 : 0));
+    const spin = (ms: number) => {
+      const t = performance.now();
+      while (performance.now() - t < ms);
+    };
+    const settle = async (p: Promise<unknown>) => {
+      try {
+        await p;
+      } catch (e) {
+        expect((e as { code?: string }).code).toMatch(/^ERR_SHEARS_/);
+      }
+    };
+    for (let iter = 0; iter < 40; iter++) {
+      const a = CsrMatrix.fromDense(dense, R, C);
+      const b = BsrMatrix.fromDense(dense, R, C, { blockRows: 4, blockCols: 4 });
+      const x = new Float32Array(C * n).fill(1);
+      const calls = [a.matmulAsync(x, n), a.matmulTAsync(x, n), a.transposeAsync(), a.toDenseAsync(), a.matvecAsync(x.subarray(0, C)), sddmmAsync(a, x, x, n), b.matmulAsync(x, n), b.matmulTAsync(x, n), b.transposeAsync()];
+      const data = dense.slice();
+      calls.push(CsrMatrix.fromDenseAsync(data, R, C), BsrMatrix.fromDenseAsync(data, R, C, { blockRows: 4, blockCols: 4 }));
+      spin((iter % 8) * 0.25);
+      for (const m of [a, b]) {
+        m.colIdx.fill(0x3fffffff);
+        m.rowPtr.fill(2 ** 31 - 1, 1);
+      }
+      data.fill(iter % 2 ? 1 : 0);
+      for (const c of calls) await settle(c);
+      // Written through: every later product of it is refused before any kernel runs.
+      await expect(a.matmulAsync(x, n)).rejects.toMatchObject({ code: 'ERR_SHEARS_OUT_OF_RANGE' });
+    }
   });
 });

@@ -222,6 +222,37 @@ describe.each(isas)('isa %s', (isa) => {
     }
   });
 
+  it('matmulT with many output rows, few entries and narrow n (the transposed route, no per-thread copies of C) matches the reference', () => {
+    setIsa(isa);
+    setNumThreads(Math.max(2, defaultThreads));
+    const r = caseRng();
+    const n = 8;
+    // C (cols × n) far larger than the work: 12,000 CSR entries over 20,000 columns; 1,000 4×4
+    // blocks over 40,000 columns. Built from coordinates; the reference scatters them in float64.
+    const cases: [string, number, number, number, (rr: Int32Array, cc: Int32Array, v: Float32Array) => CsrMatrix | BsrMatrix][] = [
+      ['csr', 200, 20000, 12000, (rr, cc, v) => CsrMatrix.fromCoo(200, 20000, rr, cc, v)],
+      ['bsr 4x4', 400, 40000, 1000 * 16, (rr, cc, v) => BsrMatrix.fromCoo(400, 40000, rr, cc, v, { blockRows: 4, blockCols: 4 })],
+    ];
+    for (const [label, rows, cols, count, make] of cases) {
+      const rr = new Int32Array(count), cc = new Int32Array(count), v = uniform(count, r);
+      for (let e = 0; e < count; e++) {
+        if (label === 'csr') (rr[e] = Math.floor(r() * rows)), (cc[e] = Math.floor(r() * cols));
+        else if (e % 16 === 0) (rr[e] = Math.floor(r() * (rows / 4)) * 4), (cc[e] = Math.floor(r() * (cols / 4)) * 4);
+        else (rr[e] = rr[e - (e % 16)] + ((e % 16) >> 2)), (cc[e] = cc[e - (e % 16)] + (e % 4)); // fill the block
+      }
+      const bt = uniform(rows * n, r);
+      const ref = { value: new Float64Array(cols * n), scale: new Float64Array(cols * n) };
+      for (let e = 0; e < count; e++)
+        for (let j = 0; j < n; j++) {
+          const t = v[e] * bt[rr[e] * n + j];
+          ref.value[cc[e] * n + j] += t;
+          ref.scale[cc[e] * n + j] += Math.abs(t);
+        }
+      expectClose(make(rr, cc, v).matmulT(bt, n, { out: nanFilled(cols * n) }), ref, `${isa} ${label} matmulT ${rows}x${cols} n=${n}`);
+    }
+    setNumThreads(defaultThreads);
+  });
+
   it('results do not depend on the thread count', () => {
     setIsa(isa);
     const r = caseRng();

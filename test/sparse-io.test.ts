@@ -168,6 +168,11 @@ describe('sparse matrix files', () => {
     const big = new BsrMatrix(200000, 200000, { blockRows: 2, blockCols: 2 }, Int32Array.from({ length: 100001 }, (_, i) => (i === 0 ? 0 : 1)), Int32Array.of(99999), Float32Array.of(1, 0, 0, 2));
     const bc = big.toCsr();
     expect([bc.rows, bc.cols, bc.nnz, ...bc.colIdx]).toEqual([200000, 200000, 2, 199998, 199999]);
+    // The structure is checked as it is now; a block stored twice adds up, as toDense does.
+    const twice = new BsrMatrix(2, 4, { blockRows: 1, blockCols: 2 }, Int32Array.of(0, 2, 2), Int32Array.of(1, 1), Float32Array.of(1, 2, 3, 4));
+    expect(Array.from(twice.toCsr().toDense())).toEqual(Array.from(twice.toDense()));
+    twice.colIdx[0] = -(2 ** 31);
+    expectThrows(() => twice.toCsr(), RangeError, 'colIdx');
   });
 
   it('fuzz: 5,000 byte-level mutations of valid .mtx, .smtx and .npz files never crash or hang', () => {

@@ -39,19 +39,32 @@ namespace {
 
 #ifdef SHEARS_WITH_CUDA
 // rows, cols, rowPtr, colIdx, values at info[at .. at + 4], pinned on t and validated.
+// An async job uploads later, while JavaScript runs: it validates and uploads private copies of
+// rowPtr and colIdx taken here (a write to the caller's arrays meanwhile cannot put an index out of
+// range on the device, which would be a sticky CUDA error).
+template <class View>
+View frozen_arg(const SparseArgs<View>& a, Task& t) {
+  if (!a.async) return a.v;
+  auto f = std::make_shared<Frozen<View>>(a);
+  t.keep.push_back(f);
+  return f->v;
+}
+
 cpu::CsrView csr_arg(const Napi::CallbackInfo& info, Task& t, size_t at = 0) {
   const Csr a = csr_args(info, at);
   a.pin(t);
-  cpu::validate_csr(a.v, "a");
-  return a.v;
+  const cpu::CsrView v = frozen_arg(a, t);
+  cpu::validate_csr(v, "a");
+  return v;
 }
 
 // The BSR group (rows, cols, blockRows, blockCols, rowPtr, colIdx, values), pinned and validated.
 cpu::BsrView bsr_arg(const Napi::CallbackInfo& info, Task& t, size_t at = 0) {
   const Bsr a = bsr_args(info, at);
   a.pin(t);
-  cpu::validate_bsr(a.v, "a");
-  return a.v;
+  const cpu::BsrView v = frozen_arg(a, t);
+  cpu::validate_bsr(v, "a");
+  return v;
 }
 
 // A task writing `count` floats into the output at info[out_at] (absent: a new array) with `run`.

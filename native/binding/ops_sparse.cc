@@ -70,7 +70,7 @@ Task prepare_csr_matvec(const Napi::CallbackInfo& info) {
   expect_length(x, a.v.cols, "x", "cols");
   const Array<float> y = output(info.Env(), info[6], a.v.rows, "out", "rows", join(a.spans(), {{x.data, x.bytes()}}));
   const auto& k = kernels_now();
-  return returning(y, [=, &k] { cpu::csr_spmv(k, a.v, x.data, y.data); });
+  return returning(y, [=, &k] { cpu::csr_spmv(k, Frozen(a).v, x.data, y.data); });
 }
 
 Task prepare_csr_matmul(const Napi::CallbackInfo& info) {
@@ -81,7 +81,7 @@ Task prepare_csr_matmul(const Napi::CallbackInfo& info) {
   const Array<float> c = output(info.Env(), info[7], checked_product(a.v.rows, n, "out"), "out", "[rows x n]",
                                 join(a.spans(), {{b.data, b.bytes()}}));
   const auto& k = kernels_now();
-  return returning(c, [=, &k] { cpu::csr_spmm(k, a.v, b.data, n, c.data); });
+  return returning(c, [=, &k] { cpu::csr_spmm(k, Frozen(a).v, b.data, n, c.data); });
 }
 
 Task prepare_csr_matmul_t(const Napi::CallbackInfo& info) {
@@ -92,7 +92,7 @@ Task prepare_csr_matmul_t(const Napi::CallbackInfo& info) {
   const Array<float> c = output(info.Env(), info[7], checked_product(a.v.cols, n, "out"), "out", "[cols x n]",
                                 join(a.spans(), {{b.data, b.bytes()}}));
   const auto& k = kernels_now();
-  return returning(c, [=, &k] { cpu::csr_spmmt(k, a.v, b.data, n, c.data); });
+  return returning(c, [=, &k] { cpu::csr_spmmt(k, Frozen(a).v, b.data, n, c.data); });
 }
 
 Task prepare_csr_sddmm(const Napi::CallbackInfo& info) {
@@ -104,7 +104,7 @@ Task prepare_csr_sddmm(const Napi::CallbackInfo& info) {
   const Array<float> out = output(info.Env(), info[8], p.v.stored, "out", "one per stored entry",
                                   join(p.spans(), {{x.data, x.bytes()}, {y.data, y.bytes()}}));
   const auto& k = kernels_now();
-  return returning(out, [=, &k] { cpu::csr_sddmm(k, p.v, x.data, y.data, n, out.data); });
+  return returning(out, [=, &k] { cpu::csr_sddmm(k, Frozen(p).v, x.data, y.data, n, out.data); });
 }
 
 Task prepare_csr_to_dense(const Napi::CallbackInfo& info) {
@@ -112,16 +112,18 @@ Task prepare_csr_to_dense(const Napi::CallbackInfo& info) {
   const Array<float> out = output(info.Env(), info[5], checked_product(a.v.rows, a.v.cols, "out"), "out",
                                   "[rows x cols]", a.spans());
   return returning(out, [=] {
-    cpu::validate_csr(a.v, "a");
-    cpu::csr_to_dense(a.v, out.data);
+    const Frozen f(a);
+    cpu::validate_csr(f.v, "a");
+    cpu::csr_to_dense(f.v, out.data);
   });
 }
 
 Task prepare_csr_transpose(const Napi::CallbackInfo& info) {
   const Csr a = csr_args(info, 0);
   return producing<cpu::OwnedCsr>([a] {
-    cpu::validate_csr(a.v, "a");
-    return cpu::csr_transpose(a.v);
+    const Frozen f(a);
+    cpu::validate_csr(f.v, "a");
+    return cpu::csr_transpose(f.v);
   });
 }
 
@@ -158,7 +160,7 @@ Task prepare_bsr_matvec(const Napi::CallbackInfo& info) {
   expect_length(x, a.v.cols, "x", "cols");
   const Array<float> y = output(info.Env(), info[8], a.v.rows, "out", "rows", join(a.spans(), {{x.data, x.bytes()}}));
   const auto& k = kernels_now();
-  return returning(y, [=, &k] { cpu::bsr_spmv(k, a.v, x.data, y.data); });
+  return returning(y, [=, &k] { cpu::bsr_spmv(k, Frozen(a).v, x.data, y.data); });
 }
 
 Task prepare_bsr_matmul(const Napi::CallbackInfo& info) {
@@ -169,7 +171,7 @@ Task prepare_bsr_matmul(const Napi::CallbackInfo& info) {
   const Array<float> c = output(info.Env(), info[9], checked_product(a.v.rows, n, "out"), "out", "[rows x n]",
                                 join(a.spans(), {{b.data, b.bytes()}}));
   const auto& k = kernels_now();
-  return returning(c, [=, &k] { cpu::bsr_spmm(k, a.v, b.data, n, c.data); });
+  return returning(c, [=, &k] { cpu::bsr_spmm(k, Frozen(a).v, b.data, n, c.data); });
 }
 
 Task prepare_bsr_matmul_t(const Napi::CallbackInfo& info) {
@@ -180,7 +182,7 @@ Task prepare_bsr_matmul_t(const Napi::CallbackInfo& info) {
   const Array<float> c = output(info.Env(), info[9], checked_product(a.v.cols, n, "out"), "out", "[cols x n]",
                                 join(a.spans(), {{b.data, b.bytes()}}));
   const auto& k = kernels_now();
-  return returning(c, [=, &k] { cpu::bsr_spmmt(k, a.v, b.data, n, c.data); });
+  return returning(c, [=, &k] { cpu::bsr_spmmt(k, Frozen(a).v, b.data, n, c.data); });
 }
 
 Task prepare_bsr_sddmm(const Napi::CallbackInfo& info) {
@@ -192,7 +194,7 @@ Task prepare_bsr_sddmm(const Napi::CallbackInfo& info) {
   const Array<float> out = output(info.Env(), info[10], p.val.length, "out", "one per stored value",
                                   join(p.spans(), {{x.data, x.bytes()}, {y.data, y.bytes()}}));
   const auto& k = kernels_now();
-  return returning(out, [=, &k] { cpu::bsr_sddmm(k, p.v, x.data, y.data, n, out.data); });
+  return returning(out, [=, &k] { cpu::bsr_sddmm(k, Frozen(p).v, x.data, y.data, n, out.data); });
 }
 
 Task prepare_bsr_to_dense(const Napi::CallbackInfo& info) {
@@ -200,16 +202,18 @@ Task prepare_bsr_to_dense(const Napi::CallbackInfo& info) {
   const Array<float> out = output(info.Env(), info[7], checked_product(a.v.rows, a.v.cols, "out"), "out",
                                   "[rows x cols]", a.spans());
   return returning(out, [=] {
-    cpu::validate_bsr(a.v, "a");
-    cpu::bsr_to_dense(a.v, out.data);
+    const Frozen f(a);
+    cpu::validate_bsr(f.v, "a");
+    cpu::bsr_to_dense(f.v, out.data);
   });
 }
 
 Task prepare_bsr_transpose(const Napi::CallbackInfo& info) {
   const Bsr a = bsr_args(info, 0);
   return producing<cpu::OwnedBsr>([a] {
-    cpu::validate_bsr(a.v, "a");
-    return cpu::bsr_transpose(a.v);
+    const Frozen f(a);
+    cpu::validate_bsr(f.v, "a");
+    return cpu::bsr_transpose(f.v);
   });
 }
 
@@ -235,8 +239,9 @@ Task prepare_bsr_from_csr(const Napi::CallbackInfo& info) {
   const int64_t br = positive_dim(info[5], "blockRows"), bc = positive_dim(info[6], "blockCols");
   check_block_divides(a.v.rows, a.v.cols, br, bc);
   return producing<cpu::OwnedBsr>([=] {
-    cpu::validate_csr(a.v, "a");
-    return cpu::bsr_from_csr(a.v, br, bc);
+    const Frozen f(a);
+    cpu::validate_csr(f.v, "a");
+    return cpu::bsr_from_csr(f.v, br, bc);
   });
 }
 

@@ -21,6 +21,7 @@ struct SparseArgs {
   View v;
   Array<int32_t> ptr, idx;
   Array<float> val;
+  bool async = preparing_async();
   std::vector<Span> spans() const { return {{ptr.data, ptr.bytes()}, {idx.data, idx.bytes()}, {val.data, val.bytes()}}; }
   // Keeps the arrays alive while `t` is in flight.
   void pin(Task& t) const {
@@ -31,6 +32,24 @@ struct SparseArgs {
 };
 using Csr = SparseArgs<cpu::CsrView>;
 using Bsr = SparseArgs<cpu::BsrView>;
+
+// The view a job's kernels read. A synchronous call reads the caller's arrays in place (no
+// JavaScript runs meanwhile). An async job runs while JavaScript may write to rowPtr and colIdx:
+// it copies them first, on the worker thread, and validates and reads the copies, so a write
+// during the job can change its result but never send a kernel out of bounds. (Values are read
+// live: a changed value changes numbers, not addresses.)
+template <class View>
+struct Frozen {
+  std::vector<int32_t> ptr, idx;
+  View v;
+  explicit Frozen(const SparseArgs<View>& a) : v(a.v) {
+    if (!a.async) return;
+    ptr.assign(a.ptr.data, a.ptr.data + a.ptr.length);
+    idx.assign(a.idx.data, a.idx.data + a.idx.length);
+    v.ptr = ptr.data();
+    v.idx = idx.data();
+  }
+};
 
 // (rows, cols, rowPtr, colIdx, values) at info[at..at+4]. Structure is checked later, in run().
 inline Csr csr_args(const Napi::CallbackInfo& info, size_t at) {

@@ -166,11 +166,22 @@ Napi::Value run_sync(const Napi::CallbackInfo& info, Prepare prepare) {
   }
 }
 
+namespace {
+thread_local bool g_preparing_async = false;
+struct PreparingAsync {
+  PreparingAsync() { g_preparing_async = true; }
+  ~PreparingAsync() { g_preparing_async = false; }
+};
+}  // namespace
+
+bool preparing_async() { return g_preparing_async; }
+
 Napi::Value run_async(const Napi::CallbackInfo& info, Prepare prepare) {
   Napi::Env env = info.Env();
   Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
   Task task;
   try {
+    PreparingAsync scope;
     task = prepare(info);
   } catch (const Napi::Error& e) {
     deferred.Reject(e.Value());

@@ -17,6 +17,8 @@ struct Task {
   std::function<void()> run;
   std::function<Napi::Value(Napi::Env, Task&)> finish;
   std::vector<Napi::Reference<Napi::Value>> pins;
+  // Native buffers the job reads, released when the task is (e.g. Frozen copies).
+  std::vector<std::shared_ptr<const void>> keep;
   // Keeps v alive until the task settles; returns its slot for pinned(slot).
   size_t pin(const Napi::Value& v) {
     pins.push_back(Napi::Persistent(v));
@@ -26,6 +28,11 @@ struct Task {
 };
 
 using Prepare = Task (*)(const Napi::CallbackInfo& info);
+
+// True while an Async<prepare> prepares its task: the job will run while JavaScript goes on, so
+// arrays whose contents decide where the kernels read and write (row pointers, indices) must be
+// read through private copies (see Frozen in sparse_args.h), not live.
+bool preparing_async();
 
 // Converts a thrown shears::Error / std::exception into the matching JS error and throws it.
 [[noreturn]] void rethrow_as_js(Napi::Env env);

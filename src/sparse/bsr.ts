@@ -91,6 +91,8 @@ export class BsrMatrix extends SparseMatrix {
   toCsr(options?: { keepZeros?: boolean }): CsrMatrix {
     const keepZeros = optionsObject(options).keepZeros ?? false;
     const { blockRows: br, blockCols: bc, rowPtr, colIdx, values } = this;
+    // The structure as it is now (arrays may have been written since construction).
+    native.bsrValidate(this.rows, this.cols, br, bc, rowPtr, colIdx, values);
     let n = 0;
     if (keepZeros) n = values.length;
     else for (let p = 0; p < values.length; p++) if (values[p] !== 0) n++;
@@ -105,7 +107,7 @@ export class BsrMatrix extends SparseMatrix {
               c[k] = colIdx[p] * bc + j;
               v[k++] = values[q];
             }
-    return CsrMatrix.fromCoo(this.rows, this.cols, r, c, v, { duplicates: 'error' });
+    return CsrMatrix.fromCoo(this.rows, this.cols, r, c, v); // a block stored twice adds, as in toDense
   }
 
   /** Aᵀ as BSR with `blockCols × blockRows` blocks. */

@@ -172,7 +172,7 @@ export abstract class SparseMatrix {
   }
 
   toDenseAsync(options?: OutOptions): Promise<Float32Array> {
-    return this.callAsync('ToDense', optionsObject(options).out);
+    return withCallerStack(async () => this.call('ToDense', true, optionsObject(options).out) as Promise<Float32Array>);
   }
 
   /** SDDMM values over this matrix's pattern (see {@link sddmm}). */

@@ -24,7 +24,7 @@ export interface GemmOptions {
  *
  * @example
  * const c = gemm(a, b, 64, 128, 32);              // a: 64·128, b: 128·32 floats
- * gemm(w, x, out, inF, batch, { transA: true, out: y });
+ * gemm(w, x, inF, outF, batch, { transA: true, out: y });  // y = wᵀ·x: w [outF, inF] read transposed
  * gemm(a, b, 4096, 4096, 4096, { device: 'cuda' });  // cuBLAS on the GPU (CUDA build)
  */
 export function gemm(a: Float32Array, b: Float32Array, m: number, k: number, n: number, options?: GemmOptions): Float32Array {

@@ -14,6 +14,15 @@
 #include "../../core/thread_pool.h"
 
 namespace shears::cpu {
+namespace {
+// A conversion counts, then fills: an input written between the passes (by JavaScript, during an
+// async conversion) gives counts that no longer match. Nothing was written out of bounds; the
+// half-built result is dropped.
+[[noreturn]] void throw_input_changed(const char* name) {
+  throw_range_error(std::string("Expected ") + name + " not to change while the conversion ran but it was written meanwhile (an async call's input)");
+}
+}  // namespace
+
 
 template <class T>
 Owned<T>::Owned(int64_t count) : count_(count) {
@@ -97,13 +106,13 @@ OwnedCsr csr_from_dense(const float* data, int64_t rows, int64_t cols, const Kee
   int32_t* idx = out.idx.data();
   float* val = out.val.data();
   const int32_t* ptr = out.ptr.data();
+  std::atomic<bool> changed{false};
   parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i) {
       int64_t p = ptr[i];
       const int64_t base = i * cols;
-      if (ptr[i + 1] == p) continue;
       if (!keep.mask && !keep.has_threshold) {
-        kern.compress_nonzero(data + base, cols, ptr[i + 1] - p, idx + p, val + p);
+        if (kern.compress_nonzero(data + base, cols, ptr[i + 1] - p, idx + p, val + p) != ptr[i + 1] - p) changed = true;
         continue;
       }
       for (int64_t j = 0; j < cols; ++j) {
@@ -115,8 +124,10 @@ OwnedCsr csr_from_dense(const float* data, int64_t rows, int64_t cols, const Kee
         }
         p += k;
       }
+      if (p != ptr[i + 1]) changed = true;
     }
   });
+  if (changed) throw_input_changed("data");
   return out;
 }
 
@@ -148,11 +159,16 @@ OwnedBsr bsr_from_dense(const float* data, int64_t rows, int64_t cols, int64_t b
   int32_t* idx = out.idx.data();
   float* val = out.val.data();
   const int32_t* ptr = out.ptr.data();
+  std::atomic<bool> changed{false};
   parallel_for(nbr, 1, [&](int64_t I0, int64_t I1) {
     for (int64_t I = I0; I < I1; ++I) {
       int64_t p = ptr[I];
-      for (int64_t J = 0; J < nbc && p < ptr[I + 1]; ++J) {
+      for (int64_t J = 0; J < nbc; ++J) {
         if (!block_kept(I, J)) continue;
+        if (p >= ptr[I + 1]) {  // more blocks than counted: the input changed; count, never write past
+          ++p;
+          continue;
+        }
         idx[p] = static_cast<int32_t>(J);
         float* dst = val + p * bsz;
         for (int64_t r = 0; r < br; ++r) {
@@ -161,8 +177,10 @@ OwnedBsr bsr_from_dense(const float* data, int64_t rows, int64_t cols, int64_t b
         }
         ++p;
       }
+      if (p != ptr[I + 1]) changed = true;
     }
   });
+  if (changed) throw_input_changed("data");
   return out;
 }
 

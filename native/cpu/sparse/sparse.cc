@@ -39,6 +39,18 @@ void fill_zero(float* c, int64_t count) {
   parallel_for(count, 1 << 16, [&](int64_t b, int64_t e) { std::memset(c + b, 0, (e - b) * sizeof(float)); });
 }
 
+// True when transposed_product would fall back to per-thread copies of C (narrow n, several
+// threads, enough work) that cost more than the product: the copies are zeroed and summed, so
+// their cost grows with threads x out_rows x n, the product's with nnz x n. Then transposing A
+// (O(nnz + out_rows)) and running the gather kernel, which splits C's rows, is cheaper in time and
+// memory (a 20000 x 1e6 matrix with 200k entries, n = 8, needed a 32 MB copy per thread).
+// `work`: the product's multiply-adds.
+bool private_copies_cost_more(int64_t out_rows, int64_t n, double work) {
+  const int threads = ThreadPool::instance().num_threads();
+  if (threads == 1 || n >= 16 * threads) return false;
+  return work >= kMinChunkCost * 2 && static_cast<double>(threads) * out_rows * n > 2.0 * work;
+}
+
 // Output columns are split across threads when there are enough of them; otherwise each thread
 // accumulates its rows into a private copy of C and the copies are summed.
 template <class Scatter>
@@ -262,7 +274,7 @@ void csr_spmmt(const SparseKernels& k, const CsrView& a, const float* b, int64_t
   const bool sorted = validate_csr(a, "a");
   // For wide B the scatter (a read-modify-write of a C row per entry) is store-bound; transposing
   // A once (a counting sort, O(nnz)) and running the gather-style SpMM is about twice as fast.
-  if (n >= kTransposeMinN && a.nnz() >= kTransposeMinNnz) {
+  if ((n >= kTransposeMinN && a.nnz() >= kTransposeMinNnz) || private_copies_cost_more(a.cols, n, static_cast<double>(a.nnz()) * n)) {
     OwnedCsr t = csr_transpose(a);
     CsrView tv{t.rows, t.cols, t.ptr.data(), t.idx.data(), t.val.data(), t.ptr.data()[t.rows]};
     csr_spmm(k, tv, b, n, c);
@@ -350,6 +362,12 @@ void bsr_spmv(const SparseKernels& k, const BsrView& a, const float* x, float* y
 void bsr_spmmt(const SparseKernels& k, const BsrView& a, const float* b, int64_t n, float* c) {
   validate_bsr(a, "a");
   const double bsz = static_cast<double>(a.br * a.bc);
+  if (private_copies_cost_more(a.cols, n, static_cast<double>(a.stored) * bsz * n)) {
+    OwnedBsr t = bsr_transpose(a);
+    BsrView tv{t.rows, t.cols, t.br, t.bc, t.ptr.data(), t.idx.data(), t.val.data(), static_cast<int64_t>(t.idx.size())};
+    bsr_spmm(k, tv, b, n, c);
+    return;
+  }
   transposed_product(a.cols, n, a.block_rows(), a.ptr, bsz * n, static_cast<double>(a.br * n), c,
                      [&](float* out, int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
                        k.bsr_spmmt(a, b, n, out, r0, r1, j0, j1);

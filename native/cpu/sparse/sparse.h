@@ -73,7 +73,7 @@ struct SparseKernels {
                           int64_t kend, int64_t j0, int64_t j1);
   // Dense row -> CSR helpers for the default rule (keep v != 0; NaN kept, -0 dropped).
   int64_t (*count_nonzero)(const float* row, int64_t n);
-  void (*compress_nonzero)(const float* row, int64_t n, int64_t count, int32_t* idx, float* val);
+  int64_t (*compress_nonzero)(const float* row, int64_t n, int64_t count, int32_t* idx, float* val);
   void (*bsr_spmm)(const BsrView& a, const float* b, int64_t n, float* c, int64_t br0, int64_t br1);
   // The same over a B whose full column tiles of `bsr_tile` columns are packed block column by
   // block column ([cols / bc][n / bsr_tile][bc][bsr_tile]); `b` serves the last columns. br >= 4.

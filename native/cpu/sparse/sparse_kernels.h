@@ -263,8 +263,10 @@ int64_t count_nonzero(const float* row, int64_t n) {
   return cnt;
 }
 
+// Returns how many non-zeros the row holds now; at most `total` are written (more, or fewer, only
+// when the row changed since it was counted: an async conversion's input written meanwhile).
 template <class V>
-void compress_nonzero(const float* row, int64_t n, int64_t total, int32_t* idx, float* val) {
+int64_t compress_nonzero(const float* row, int64_t n, int64_t total, int32_t* idx, float* val) {
   constexpr int W = V::W;
   // Branch-free compaction while a whole vector of output still fits in this row's share (total
   // entries); the last ones go one by one so nothing is written past the row (another thread's).
@@ -276,17 +278,22 @@ void compress_nonzero(const float* row, int64_t n, int64_t total, int32_t* idx, 
   for (; j + W <= n; j += W) {
     for (unsigned m = V::nonzero_mask(V::load(row + j)); m != 0; m &= m - 1) {
       const int64_t col = j + __builtin_ctz(m);
-      idx[p] = static_cast<int32_t>(col);
-      val[p] = row[col];
+      if (p < total) {
+        idx[p] = static_cast<int32_t>(col);
+        val[p] = row[col];
+      }
       ++p;
     }
   }
   for (; j < n; ++j)
     if (row[j] != 0.0f) {
-      idx[p] = static_cast<int32_t>(j);
-      val[p] = row[j];
+      if (p < total) {
+        idx[p] = static_cast<int32_t>(j);
+        val[p] = row[j];
+      }
       ++p;
     }
+  return p;
 }
 
 // ---------------------------------------------------------------------------------------------
