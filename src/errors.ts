@@ -21,7 +21,10 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return `Array of length ${value.length}`;
   if (typeof value === 'string') return `'${value}' of type string`;
   if (typeof value === 'function') return 'a function';
-  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'object') {
+    const name = (value as { constructor?: { name?: string } }).constructor?.name;
+    return name && name !== 'Object' ? `a ${name}` : 'an object';
+  }
   return `${String(value)} of type ${typeof value}`;
 }
 

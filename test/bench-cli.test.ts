@@ -127,6 +127,10 @@ describe('shears bench', () => {
     expect(first.candidates.find((c) => c.format === 'bsr:3x3')!.skipped).toMatch(/does not divide/);
     const again = advise(a, 32, { candidates: ['csr', 'dense', 'bsr:8x8', 'bsr:3x3'], maxFill: 0.2, minMs: 2, cacheFile });
     expect(again).toEqual({ ...first, cached: true });
+    // A BSR matrix (as readSparse returns for a BSR .npz) is advised on as the entries it holds:
+    // the same matrix, so the same cached advice.
+    expect(advise(BsrMatrix.fromDense(d, 64, 64, { blockRows: 8, blockCols: 8 }), 32, { candidates: ['csr', 'dense', 'bsr:8x8', 'bsr:3x3'], maxFill: 0.2, minMs: 2, cacheFile })).toEqual({ ...first, cached: true });
+    expectThrows(() => advise(new Float32Array(4) as never, 4), TypeError, 'CsrMatrix or BsrMatrix', 'Float32Array of length 4');
     const high = advise(a, 32, { candidates: ['csr', 'bsr:16x16'], maxFill: 0.01, minMs: 2 });
     expect(high.candidates.find((c) => c.format === 'bsr:16x16')!.skipped).toMatch(/fill/);
     expectThrows(() => advise(a, 0), RangeError, 'n');

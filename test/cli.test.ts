@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cudaUsable, loadSafetensors, prune, saveSafetensors, Sequential, Tensor } from '../src/index.js';
+import { cudaUsable, info, loadSafetensors, prune, saveSafetensors, Sequential, Tensor } from '../src/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist', 'cli', 'main.js');
@@ -38,7 +38,7 @@ describe('shears CLI', () => {
       expect(w.tensor.data.filter((v) => v !== 0).length).toBe(3);
       expect(back.raw.get('steps')).toBeDefined(); // untouched tensors survive
     }
-    const nm = JSON.parse(run('prune', fixture, '-o', path.join(dir, 'nm.safetensors'), '--amount', '0', '--granularity', '1:2', '--json'));
+    const nm = JSON.parse(run('prune', fixture, '-o', path.join(dir, 'nm.safetensors'), '--granularity', '1:2', '--json'));
     expect(nm.tensors[0].kept).toBeLessThanOrEqual(12);
     const rows = JSON.parse(run('prune', fixture, '-o', path.join(dir, 'rows.safetensors'), '--amount', '2', '--granularity', 'row', '--method', 'l2', '--json'));
     expect(rows.tensors[0].kept).toBeLessThanOrEqual(12);
@@ -100,6 +100,12 @@ describe('shears CLI', () => {
     bad(['prune', fixture, '-o', path.join(dir, 'x.safetensors'), '--amount', '0.5', '--method', 'taylor'], /--grads/);
     bad(['prune', fixture, '-o', path.join(dir, 'x.safetensors'), '--amount', '0.5', '--method', 'snip'], /method/);
     bad(['prune', fixture, '--amount', '0.5'], /--output/);
+    bad(['prune', fixture, '-o', path.join(dir, 'x.safetensors')], /Expected --amount/);
+    bad(['prune', fixture, '-o', path.join(dir, 'x.safetensors'), '--amount', '0.5', '--granularity', '2:4'], /no --amount with --granularity 2:4/);
+    // A tensor the granularity cannot take is named, with the way out.
+    bad(['prune', fixture, '-o', path.join(dir, 'x.safetensors'), '--amount', '0.5', '--granularity', 'block:7x7'], /weight \[.*\]:.*--exclude/);
+    const version = spawnSync(process.execPath, [cli, '--version'], { cwd: root });
+    expect(version.stdout.toString().trim()).toBe(info().version);
     bad(['inspect', path.join(dir, 'missing.safetensors')], /ENOENT|no such file/);
   });
 });

@@ -483,6 +483,8 @@ describe('thresholds and budgets', () => {
     expect(withDense.get('4.weight')).toBe(0);
     expectThrows(() => prune.layerBudgets(layers, { sparsity: 1.5, distribution: 'erk' }), RangeError, 'sparsity');
     expectThrows(() => prune.layerBudgets(layers, { sparsity: 0.5, distribution: 'rigl' as 'erk' }), RangeError, 'distribution');
+    // A Tensor is not a layer description: it has a shape but no name.
+    expectThrows(() => prune.layerBudgets([new Tensor(new Float32Array(6), [2, 3]) as never], { sparsity: 0.5, distribution: 'erk' }), TypeError, 'layers[0].name');
   });
 });
 
@@ -500,7 +502,7 @@ describe('plans and sensitivity', () => {
     const out = prune.apply(s, [
       { match: /^0\.weight$/, amount: 0.5 },
       { match: 'weight$', amount: 0.5, scope: 'global' },
-      { match: /^2\.weight$/, amount: 0, granularity: { n: 2, m: 4 } },
+      { match: /^2\.weight$/, granularity: { n: 2, m: 4 } },
       { match: /^0\.weight$/, amount: 2, granularity: 'row', method: 'l2' },
     ]);
     expect(s.get('0.weight')!.mask).toBeUndefined();
@@ -516,7 +518,7 @@ describe('plans and sensitivity', () => {
     // method 'random' with N:M and blocks: random picks, reproducible by seed (not a silent l1).
     const w = s.get('0.weight')!.tensor;
     const rnd = (seed: number, granularity: { n: number; m: number } | { blockRows: number; blockCols: number }) =>
-      prune.apply(s, [{ match: /^0\.weight$/, amount: 0.5, granularity, method: 'random', seed }]).get('0.weight')!.mask!;
+      prune.apply(s, [{ match: /^0\.weight$/, amount: 'n' in granularity ? undefined : 0.5, granularity, method: 'random', seed }]).get('0.weight')!.mask!;
     for (const g of [{ n: 2, m: 4 }, { blockRows: 4, blockCols: 4 }]) {
       const l1 = 'n' in g ? prune.nm(w, g) : prune.blockUnstructured(w, { amount: 0.5, ...g });
       expectEqualArrays(rnd(1, g), rnd(1, g), `random ${JSON.stringify(g)} reproducible`);
@@ -525,6 +527,10 @@ describe('plans and sensitivity', () => {
       expect(rnd(3, g).reduce((a, b) => a + b, 0)).toBe(160);
     }
     expectThrows(() => prune.apply(s, [{ match: /^nothing$/, amount: 0.5 }]), RangeError, 'plan[0].match');
+    expectThrows(() => prune.apply(s, [{ match: /^2\.weight$/, amount: 0.5, granularity: { n: 2, m: 4 } }]), RangeError, 'plan[0].amount', 'N:M');
+    // What loadSafetensors returns is taken as it is (its tensors are the state dict).
+    expectEqualArrays(prune.apply({ tensors: s }, [{ match: /^0\.weight$/, amount: 0.5 }]).get('0.weight')!.mask!, first, 'from { tensors }');
+    expectThrows(() => prune.apply({} as never, []), TypeError, 'state', 'loadSafetensors');
     expectThrows(() => prune.apply(s, [{ match: /weight/, amount: 0.5, scope: 'global', granularity: 'row' }]), RangeError, 'plan[0].granularity');
   });
 

@@ -18,7 +18,7 @@ import { printInfo, speedTable } from './start.js';
 import { runTrain, type TrainCliOptions } from './train.js';
 import { runBench, type BenchCliOptions } from './bench.js';
 
-const program = new Command('shears').description('Pruning and sparse training for Node.js').showHelpAfterError();
+const program = new Command('shears').description('Pruning and sparse training for Node.js').version(info().version).showHelpAfterError();
 
 program
   .command('bench <kernel> <paths...>')
@@ -107,7 +107,7 @@ program
   .command('prune <input>')
   .description('prune the weights of a safetensors state dict (masks as torch.nn.utils.prune makes them)')
   .requiredOption('-o, --output <file>', 'where to write the pruned state dict')
-  .requiredOption('--amount <amount>', 'a fraction (0.9) or a count (1000) per layer, or over all with --scope global')
+  .option('--amount <amount>', 'a fraction (0.9) or a count (1000) of the weights still kept, per layer, or over all with --scope global (not with N:M)')
   .addOption(new Option('--method <method>', 'importance').choices(['l1', 'l2', 'random', 'taylor']).default('l1'))
   .addOption(new Option('--scope <scope>', 'per layer or one threshold over all').choices(['layer', 'global']).default('layer'))
   .option('--granularity <g>', 'element | row | N:M (2:4) | block:RxC (block:4x4)', 'element')

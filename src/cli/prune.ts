@@ -8,7 +8,7 @@ import type { TensorRow } from './inspect.js';
 
 export interface PruneCliOptions {
   output: string;
-  amount: string;
+  amount?: string;
   method: 'l1' | 'l2' | 'random' | 'taylor';
   scope: 'layer' | 'global';
   granularity: string;
@@ -43,8 +43,12 @@ export function runPrune(input: string, o: PruneCliOptions, log: (line: string) 
     throw new RangeError('--method taylor ranks |weight × gradient| and needs --grads <file.safetensors> holding a gradient for every pruned tensor (same names)');
   if (!['l1', 'l2', 'random', 'taylor'].includes(o.method)) throw new RangeError(`Expected l1, l2, random or taylor for --method but received '${o.method}'`);
   if (!['layer', 'global'].includes(o.scope)) throw new RangeError(`Expected layer or global for --scope but received '${o.scope}'`);
-  const amount = parseAmount(o.amount);
   const granularity = parseGranularity(o.granularity);
+  // N:M keeps n of every m: no amount applies (giving one is a mistake worth naming).
+  if (granularity.kind === 'nm' && o.amount !== undefined)
+    throw new RangeError(`Expected no --amount with --granularity ${o.granularity} (it keeps ${granularity.n} of every ${granularity.m}) but received '${o.amount}'`);
+  if (granularity.kind !== 'nm' && o.amount === undefined) throw new RangeError('Expected --amount (a fraction like 0.9 or a count like 1000)');
+  const amount = granularity.kind === 'nm' ? 0 : parseAmount(o.amount!);
   const seed = o.seed === undefined ? undefined : Number(o.seed);
   const include = new RegExp(o.include ?? '(^|\\.)weight$');
   const exclude = o.exclude ? new RegExp(o.exclude) : undefined;
@@ -80,22 +84,28 @@ export function runPrune(input: string, o: PruneCliOptions, log: (line: string) 
       const mask = e.mask;
       const importanceScores = scoresOf(name, t);
       let m: Uint8Array;
-      if (granularity.kind === 'element') {
-        m = o.method === 'random' ? prune.randomUnstructured(t, { amount, mask, seed }) : prune.l1Unstructured(t, { amount, mask, importanceScores });
-      } else if (granularity.kind === 'row') {
-        m =
-          o.method === 'random'
-            ? prune.randomStructured(t, { amount, dim: 0, mask, seed })
-            : prune.lnStructured(t, { amount, n: o.method === 'l2' ? 2 : 1, dim: 0, mask, importanceScores });
-      } else if (granularity.kind === 'nm') {
-        // --method random: uniform scores, so each group keeps a random n of its m.
-        const scores = o.method === 'random' ? randomScores(t.size, seedOf(seed)) : importanceScores;
-        m = prune.nm(t, { n: granularity.n, m: granularity.m, mask, importanceScores: scores });
-      } else {
-        const flat = t.shape.length === 2 ? t : new Tensor(t.data, [t.shape[0], t.size / t.shape[0]]);
-        // --method random: the max of uniform scores ranks equal-sized blocks uniformly at random.
-        const random = o.method === 'random';
-        m = prune.blockUnstructured(flat, { amount, blockRows: granularity.r, blockCols: granularity.c, pool: random ? 'max' : o.method === 'l2' ? 'l2' : 'l1', mask, importanceScores: random ? randomScores(t.size, seedOf(seed)) : importanceScores });
+      try {
+        if (granularity.kind === 'element') {
+          m = o.method === 'random' ? prune.randomUnstructured(t, { amount, mask, seed }) : prune.l1Unstructured(t, { amount, mask, importanceScores });
+        } else if (granularity.kind === 'row') {
+          m =
+            o.method === 'random'
+              ? prune.randomStructured(t, { amount, dim: 0, mask, seed })
+              : prune.lnStructured(t, { amount, n: o.method === 'l2' ? 2 : 1, dim: 0, mask, importanceScores });
+        } else if (granularity.kind === 'nm') {
+          // --method random: uniform scores, so each group keeps a random n of its m.
+          const scores = o.method === 'random' ? randomScores(t.size, seedOf(seed)) : importanceScores;
+          m = prune.nm(t, { n: granularity.n, m: granularity.m, mask, importanceScores: scores });
+        } else {
+          const flat = t.shape.length === 2 ? t : new Tensor(t.data, [t.shape[0], t.size / t.shape[0]]);
+          // --method random: the max of uniform scores ranks equal-sized blocks uniformly at random.
+          const random = o.method === 'random';
+          m = prune.blockUnstructured(flat, { amount, blockRows: granularity.r, blockCols: granularity.c, pool: random ? 'max' : o.method === 'l2' ? 'l2' : 'l1', mask, importanceScores: random ? randomScores(t.size, seedOf(seed)) : importanceScores });
+        }
+      } catch (err) {
+        // Name the tensor: the error itself speaks of rows and blocks, not of which weight.
+        (err as Error).message = `${name} [${t.shape}]: ${(err as Error).message} (leave it out with --exclude)`;
+        throw err;
       }
       out.set(name, { tensor: t, mask: m });
       log(`  [${i + 1}/${targets.length}] ${name}`);

@@ -16,7 +16,8 @@ export type StateDict = Map<string, StateEntry>;
 export interface PlanRule {
   /** Tensors this rule prunes: a RegExp, or a string matched as a RegExp against the name. */
   match: RegExp | string;
-  amount: Amount;
+  /** How much to prune (as in l1Unstructured); not used, and not accepted, with N:M granularity. */
+  amount?: Amount;
   /** 'l1' (|w|), 'l2' (row norms by L2; same as l1 for elements), 'random'. Default 'l1'. */
   method?: 'l1' | 'l2' | 'random';
   /** 'element' (default), 'row' (output neurons, dim 0), 'column' (inputs, dim 1), {n, m}, or a block. */
@@ -24,6 +25,13 @@ export interface PlanRule {
   /** 'layer' (default): the amount per tensor; 'global': one threshold over every matched tensor. */
   scope?: 'layer' | 'global';
   seed?: number;
+}
+
+/** A state dict, or what loadSafetensors returns (its `tensors`). */
+function stateOf(state: StateDict | { tensors: StateDict }): StateDict {
+  const s = state instanceof Map ? state : (state as { tensors?: unknown } | null)?.tensors;
+  if (!(s instanceof Map)) throw typeError('state', 'a Map of name -> { tensor, mask? } (or loadSafetensors(path), whose tensors it is)', state);
+  return s as StateDict;
 }
 
 function matcher(m: RegExp | string, i: number): RegExp {
@@ -40,11 +48,11 @@ function matcher(m: RegExp | string, i: number): RegExp {
  * const pruned = prune.apply(state, [
  *   { match: /^0\.weight$/, amount: 0.5 },                                  // gentle on the first layer
  *   { match: /weight$/, amount: 0.8, scope: 'global' },                      // then 80% over all
- *   { match: /^2\.weight$/, amount: 0, granularity: { n: 2, m: 4 } },        // and 2:4 on one layer
+ *   { match: /^2\.weight$/, granularity: { n: 2, m: 4 } },                   // and 2:4 on one layer
  * ]);
  */
-export function apply(state: StateDict, plan: PlanRule[]): StateDict {
-  if (!(state instanceof Map)) throw typeError('state', 'a Map of name -> { tensor, mask? }', state);
+export function apply(stateDict: StateDict | { tensors: StateDict }, plan: PlanRule[]): StateDict {
+  const state = stateOf(stateDict);
   if (!Array.isArray(plan)) throw typeError('plan', 'an Array of rules', plan);
   const out: StateDict = new Map([...state].map(([k, v]) => [k, { ...v }]));
   plan.forEach((raw, i) => {
@@ -75,6 +83,8 @@ export function apply(state: StateDict, plan: PlanRule[]): StateDict {
         const dim = g === 'row' ? 0 : 1;
         e.mask = method === 'random' ? randomStructured(t, { amount, dim, mask, seed: rule.seed }) : lnStructured(t, { amount, n: method === 'l2' ? 2 : 1, dim, mask });
       } else if (typeof g === 'object' && 'n' in g) {
+        // N:M keeps n of every m: an amount would mean nothing, so none (or 0) is accepted.
+        if (rule.amount !== undefined && rule.amount !== 0) throw rangeError(`plan[${i}].amount`, 'no amount with N:M granularity (it keeps n of every m)', rule.amount);
         // 'random': uniform scores, so each group keeps a random n of its m.
         e.mask = nm(t, { n: g.n, m: g.m, mask, importanceScores: method === 'random' ? randomScores(t.size, seedOf(rule.seed)) : undefined });
       } else if (typeof g === 'object' && 'blockRows' in g) {
@@ -115,11 +125,11 @@ export interface SensitivityOptions {
  * from which per-layer sparsities can be chosen.
  */
 export async function sensitivity(
-  state: StateDict,
+  stateDict: StateDict | { tensors: StateDict },
   evaluate: (state: StateDict) => number | Promise<number>,
   options?: SensitivityOptions,
 ): Promise<{ baseline: number; rows: SensitivityRow[] }> {
-  if (!(state instanceof Map)) throw typeError('state', 'a Map of name -> { tensor, mask? }', state);
+  const state = stateOf(stateDict);
   if (typeof evaluate !== 'function') throw typeError('evaluate', 'a function', evaluate);
   const o = optionsObject(options);
   const levels = o.levels ?? [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];

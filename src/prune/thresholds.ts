@@ -76,7 +76,8 @@ export function layerBudgets(layers: LayerShape[], options: { sparsity: number; 
   if (!(o.sparsity >= 0 && o.sparsity <= 1)) throw rangeError('sparsity', 'a number in [0, 1]', o.sparsity);
   if (o.distribution !== 'uniform' && o.distribution !== 'erk') throw rangeError('distribution', "'uniform' or 'erk'", o.distribution);
   const size = layers.map((l, i) => {
-    if (!l || !Array.isArray(l.shape) || l.shape.length === 0 || l.shape.some((d) => !Number.isInteger(d) || d < 1))
+    if (!l || typeof l.name !== 'string') throw typeError(`layers[${i}].name`, 'a string (the layer name the budget is returned under)', l?.name);
+    if (!Array.isArray(l.shape) || l.shape.length === 0 || l.shape.some((d) => !Number.isInteger(d) || d < 1))
       throw rangeError(`layers[${i}].shape`, 'a non-empty array of positive integers', l?.shape);
     return l.shape.reduce((a, b) => a * b, 1);
   });

@@ -90,8 +90,10 @@ export function blockFill(a: CsrMatrix, r: number, c: number): number {
  * @example
  * const { best, candidates } = advise(csr, 256);   // e.g. 'bsr:4x4', with each candidate's ms
  */
-export function advise(matrix: CsrMatrix, n: number, options?: AdviseOptions): Advice {
-  if (!(matrix instanceof CsrMatrix)) throw typeError('matrix', 'a CsrMatrix', matrix);
+export function advise(input: CsrMatrix | BsrMatrix, n: number, options?: AdviseOptions): Advice {
+  // A BSR matrix is advised on as the entries it holds (its format is one of the candidates).
+  const matrix = input instanceof BsrMatrix ? input.toCsr() : input;
+  if (!(matrix instanceof CsrMatrix)) throw typeError('matrix', 'a CsrMatrix or BsrMatrix', input);
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw rangeError('n', 'a positive integer', n);
   const o = optionsObject(options);
   const gpu = resolveDevice(o.device) === 'cuda';

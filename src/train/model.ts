@@ -80,6 +80,7 @@ export interface SummaryRow {
   index: number;
   name: string;
   shape: [number, number];
+  /** Weights of the layer (out × in; the row is named `<index>.weight`), which `kept` counts among. */
   params: number;
   kept: number;
   sparsity: number;
@@ -278,7 +279,7 @@ export class Sequential {
         index,
         name: `${index}.weight`,
         shape: [m.outFeatures, m.inFeatures],
-        params: m.params,
+        params: m.weight.length,
         kept,
         sparsity: 1 - density,
         kernel: sparse ? 'csr' : 'dense',

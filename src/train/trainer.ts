@@ -51,6 +51,7 @@ export interface TrainerOptions {
 }
 
 export interface EpochLog {
+  /** 0-based (the CLI prints it 1-based). */
   epoch: number;
   loss: number;
   trainAccuracy: number;
