@@ -145,7 +145,7 @@ cpu::SelectResult select_smallest_device(const float* ds, const unsigned char* e
       for (unsigned long long v : h) result.eligible += static_cast<int64_t>(v);
       if (c[0] > 0 && nan == cpu::NanPolicy::kError) {
         // Name the first NaN as the CPU engine does.
-        throw Error(ErrorKind::kRange, "Expected finite or infinite scores but " + name_of(static_cast<int64_t>(c[1])) +
+        throw Error(ErrorKind::kRange, "Expected scores that are numbers (±Infinity included) but " + name_of(static_cast<int64_t>(c[1])) +
                                            " is NaN (pass nan: 'prune' or 'keep' to rank NaN scores)");
       }
       if (k < 0 || k > result.eligible)

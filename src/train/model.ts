@@ -338,7 +338,7 @@ export class Sequential {
     });
     if (strict) {
       const extra = [...state.keys()].filter((k) => !expected.has(k));
-      if (extra.length) throw rangeError('state', `only this model's entries (${[...expected].join(', ')}); pass { strict: false } to ignore others`, `also ${extra.join(', ')}`);
+      if (extra.length) throw rangeError('state', `only this model's entries (${[...expected].join(', ')}) with strict loading (pass { strict: false } to ignore others)`, `entries it does not have: ${extra.join(', ')}`);
     }
     for (const { e, into, mask } of plan) {
       into.set(e.tensor.data);

@@ -107,7 +107,7 @@ SelectResult select_smallest(std::vector<ScoreBuffer>& buffers, int64_t k, NanPo
       const ScoreBuffer& b = buffers[s.buffer];
       for (int64_t i = s.begin; i < s.end; ++i)
         if (eligible_at(b, i) && b.scores[i] != b.scores[i])
-          throw_range_error("Expected finite or infinite scores but scores[" + std::to_string(s.buffer) + "][" +
+          throw_range_error("Expected scores that are numbers (±Infinity included) but scores[" + std::to_string(s.buffer) + "][" +
                             std::to_string(i) + "] is NaN (pass nan: 'prune' or 'keep' to rank NaN scores)");
     }
   };
