@@ -109,6 +109,11 @@ describe('shears bench', () => {
     const lines = csv.stdout.toString().trim().split('\n');
     expect(lines).toHaveLength(2);
     expect(lines[1].startsWith(`"${quoted.replace(/"/g, '""')}",2,2,2,1,"csr",`)).toBe(true);
+    // advise takes --formats as its candidates.
+    const adv = spawnSync(process.execPath, [cli, 'bench', 'advise', quoted, '--n', '4', '--formats', 'csr,dense', '--json'], { cwd: root });
+    expect(adv.status, adv.stderr.toString()).toBe(0);
+    const advice = JSON.parse(adv.stdout.toString()).advice;
+    expect(advice[0].candidates.map((c: { format: string }) => c.format).sort()).toEqual(['csr', 'dense']);
   });
 
   it('advise measures the candidates, skips blocks whose fill is too high, and caches', () => {

@@ -10,12 +10,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { advise, BsrMatrix, CsrMatrix, gemm, info, readSparse, resolveDevice, sddmm, setIsa, setNumThreads, type BsrPrecision, type Isa } from '../index.js';
+import type { Candidate } from '../sparse/advise.js';
 import { bsrPrecision } from '../sparse/matrix.js';
 import { native } from '../native.js';
 
 export interface BenchCliOptions {
   n: string;
-  formats: string;
+  /** Default csr,bsr:4x4,bsr:16x16,dense; for advise, its candidates (default: advise's own list). */
+  formats?: string;
   threads?: string;
   isa?: string;
   device: string;
@@ -168,7 +170,7 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`Expected dense column counts like 64,256 for --n but received '${o.n}'`);
     return v;
   });
-  const formats = [...new Set(o.formats.split(',').map((s) => s.trim()))];
+  const formats = [...new Set((o.formats ?? (kernel === 'advise' ? 'csr,dense,bsr:2x2,bsr:4x4,bsr:8x8,bsr:16x16' : 'csr,bsr:4x4,bsr:16x16,dense')).split(',').map((s) => s.trim()))];
   for (const fm of formats) if (!/^(csr|dense|bsr:[1-9]\d*x[1-9]\d*)$/.test(fm)) throw new RangeError(`Expected csr, dense or bsr:RxC (R, C >= 1) in --formats but received '${fm}'`);
   const repeat = Number(o.repeat), warmup = Number(o.warmup);
   if (!Number.isInteger(repeat) || repeat < 1) throw new RangeError(`Expected a positive integer for --repeat but received '${o.repeat}'`);
@@ -179,7 +181,7 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
   const i = info();
   const quiet = o.json || o.csv;
   const log = (s: string) => !quiet && console.log(s);
-  log(`shears ${i.version} bench ${kernel}: ${files.length} file(s), n = ${ns.join(', ')}, formats ${formats.join(', ')}`);
+  log(`shears ${i.version} bench ${kernel}: ${files.length} file(s), n = ${ns.join(', ')}, ${kernel === 'advise' ? 'candidates' : 'formats'} ${formats.join(', ')}`);
   const gpuName = gpu ? i.cuda.devices.find((d) => d.usable)?.name : undefined;
   log(`  ${i.cpu || os.cpus()[0]?.model || 'unknown CPU'}, ${os.cpus().length} cores, ${i.threads} threads, ISA ${i.isa.active}, device ${gpu ? `cuda (${gpuName}; kernel-only times; dense: ${native.cudaGemmBackend()} GEMM${precision === 'fp32' ? '' : ' with TF32'}; BSR ${precision})` : 'cpu'}`);
   const tty = process.stderr.isTTY && !quiet;
@@ -202,7 +204,7 @@ export async function runBench(kernel: Kernel, inputs: string[], o: BenchCliOpti
     for (const n of ns) {
       if (kernel === 'advise') {
         try {
-          const r = advise(a, n, { minMs: 20, device: gpu ? 'cuda' : 'cpu', precision });
+          const r = advise(a, n, { minMs: 20, device: gpu ? 'cuda' : 'cpu', precision, candidates: formats as Candidate[] });
           advice.push({ file, n, best: r.best, candidates: r.candidates });
         } catch (err) {
           advice.push({ file, n, best: `failed: ${(err as Error).message}`, candidates: [] });

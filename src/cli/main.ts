@@ -24,7 +24,7 @@ program
   .command('bench <kernel> <paths...>')
   .description('time spmm | spmv | spmmt | sddmm on your matrix files (.mtx, .mtx.gz, .smtx, .npz; folders searched), or advise a format')
   .option('--n <list>', 'dense columns (spmm, spmmt, sddmm)', '64,256,1024')
-  .option('--formats <list>', 'csr, dense, bsr:RxC', 'csr,bsr:4x4,bsr:16x16,dense')
+  .option('--formats <list>', 'csr, dense, bsr:RxC (default csr,bsr:4x4,bsr:16x16,dense; for advise, the candidates: default csr, dense and bsr 2x2 to 16x16)')
   .option('--threads <n>', 'threads (default: all cores)')
   .option('--isa <isa>', 'force a SIMD variant: scalar, avx2, avx512, neon')
   .option('--device <device>', 'cpu, or cuda (CSR SpMM/SpMV/SDDMM, kernel-only times; needs the CUDA build and a GPU)', 'cpu')

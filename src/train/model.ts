@@ -355,7 +355,9 @@ export class Sequential {
 
   /**
    * Writes the state dict (safetensors) with the architecture in its metadata, so `Sequential.load`
-   * rebuilds the model; `format: 'pytorch'` keeps masks as PyTorch's `weight_orig` / `weight_mask`.
+   * rebuilds the model; `format: 'pytorch'` (the default) keeps masks as PyTorch's `weight_orig` /
+   * `weight_mask`. `format: 'dense'` writes the weights with zeros baked in and no masks (as
+   * `prune.remove` does): a model loaded from it trains all weights again.
    */
   save(path: string, options?: SaveOptions): void {
     const o = optionsObject(options);
