@@ -107,5 +107,9 @@ describe('shears CLI', () => {
     const version = spawnSync(process.execPath, [cli, '--version'], { cwd: root });
     expect(version.stdout.toString().trim()).toBe(info().version);
     bad(['inspect', path.join(dir, 'missing.safetensors')], /ENOENT|no such file/);
+    // Training options are checked before any data is read.
+    bad(['train', '--arch', '784-100000000-10'], /--arch/);
+    bad(['train', '--seed', '4294967296'], /--seed/);
+    bad(['train', '--epochs', '0x2'], /--epochs/);
   });
 });

@@ -90,10 +90,29 @@ describe('safetensors', () => {
       [fileOf({ t: { dtype: 'F32', shape: [2e9, 2e9], data_offsets: [0, 8] } }, data), 'data bytes'],
       [fileOf({ t: { dtype: 'F32', shape: [2], data_offsets: [8, 0] } }, data), 'invalid data_offsets'],
       [fileOf([1, 2]), 'not a JSON object'],
+      [fileOf({ __metadata__: ['x'] }), '__metadata__ is not an object'],
+      // PyTorch's pruned form: the mask must have the weight's shape and hold 0 or 1 only.
+      [fileOf({ w_orig: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 24] }, w_mask: { dtype: 'F32', shape: [3, 2], data_offsets: [24, 48] } }, new Uint8Array(48)), 'w_mask [3,2] does not match'],
+      [fileOf({ w_orig: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, w_mask: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, new Uint8Array(new Float32Array([0, 8, 1, 0.5]).buffer)), 'holds 0.5 at entry 1'],
+      // A CSR tensor whose metadata claims a dense size the few stored entries cannot justify.
+      [fileOf({ __metadata__: { 'shears.csr.w': '2,1500000000' }, 'w.row_ptr': { dtype: 'I32', shape: [3], data_offsets: [0, 12] }, 'w.col_idx': { dtype: 'I32', shape: [0], data_offsets: [12, 12] }, 'w.values': { dtype: 'F32', shape: [0], data_offsets: [12, 12] } }, new Uint8Array(12)), 'more than 2^31 - 1 dense values'],
+      [fileOf({ __metadata__: { 'shears.csr.w': '-1,5' }, 'w.row_ptr': { dtype: 'I32', shape: [0], data_offsets: [0, 0] }, 'w.col_idx': { dtype: 'I32', shape: [0], data_offsets: [0, 0] }, 'w.values': { dtype: 'F32', shape: [0], data_offsets: [0, 0] } }), 'negative dimensions'],
     ];
     for (const [bytes, mention] of cases) expectThrows(() => parseSafetensors(bytes, 'broken.safetensors'), RangeError, 'broken.safetensors', mention);
     expectThrows(() => parseSafetensors('x' as unknown as Uint8Array), TypeError, 'bytes');
     expectThrows(() => saveSafetensors(path.join(tmpdir(), 'never.safetensors'), new Map([['w', { tensor: new Tensor(new Float32Array(4), [4]), mask: new Uint8Array(4) }]]), { format: 'csr' }), RangeError, '2-D');
+    // The writer refuses what its reader would reject (or what would vanish from the file).
+    const t = () => ({ tensor: new Tensor(new Float32Array(2), [2]), mask: Uint8Array.of(1, 0) });
+    expectThrows(() => serializeSafetensors(new Map([['a', t()], ['a_orig', { tensor: new Tensor(new Float32Array(2), [2]) }]]), { format: 'pytorch' }), RangeError, 'a_orig written twice');
+    expectThrows(() => serializeSafetensors(new Map([['a', { tensor: new Tensor(new Float32Array(2), [2]) }]]), { raw: new Map([['a', { dtype: 'I64', shape: [1], bytes: new Uint8Array(8) }]]) }), RangeError, 'a written twice');
+    expectThrows(() => serializeSafetensors(new Map(), { raw: new Map([['r', { dtype: 'I64', shape: [4], bytes: new Uint8Array(3) }]]) }), RangeError, 'raw.get("r").bytes');
+    expectThrows(() => serializeSafetensors(new Map(), { metadata: { a: 5 as never } }), TypeError, 'metadata.a');
+    expectThrows(() => serializeSafetensors(new Map(), { metadata: { 'shears.csr.foo': 'bar' } }), RangeError, 'shears.csr.');
+    // Any name is a name: '__proto__' survives a round trip, as a tensor and as a metadata key.
+    const proto = JSON.parse('{"__proto__": "kept"}') as Record<string, string>;
+    const back = parseSafetensors(serializeSafetensors(new Map([['__proto__', { tensor: new Tensor(Float32Array.of(7), [1]) }]]), { metadata: proto }));
+    expect(Array.from(back.tensors.get('__proto__')!.tensor.data)).toEqual([7]);
+    expect(Object.getOwnPropertyDescriptor(back.metadata, '__proto__')?.value).toBe('kept');
   });
 
   it('fuzz: thousands of mutated files either load or throw a clear error, quickly', () => {

@@ -339,6 +339,15 @@ describe('trainer', () => {
     expect(Array.from(d.y)).toEqual([7, 3]);
     writeFileSync(path.join(dir, 'short.idx'), images.subarray(0, 20));
     expectThrows(() => datasets.loadIdx(path.join(dir, 'short.idx'), path.join(dir, 'lab.idx.gz')), RangeError, 'short.idx', 'need 8 bytes');
+    // A truncated gzip and a label count that does not match name their file.
+    writeFileSync(path.join(dir, 'cut.idx.gz'), gzipSync(labels).subarray(0, 12));
+    expectThrows(() => datasets.loadIdx(path.join(dir, 'img.idx'), path.join(dir, 'cut.idx.gz')), RangeError, 'cut.idx.gz', 'gzip');
+    writeFileSync(path.join(dir, 'three.idx'), new Uint8Array([0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3]));
+    expectThrows(() => datasets.loadIdx(path.join(dir, 'img.idx'), path.join(dir, 'three.idx')), RangeError, 'three.idx', '3 labels for the 2 images');
+    // No images: the features still come from the header's dimensions.
+    writeFileSync(path.join(dir, 'none.idx'), new Uint8Array([0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 4]));
+    writeFileSync(path.join(dir, 'nolab.idx'), new Uint8Array([0, 0, 8, 1, 0, 0, 0, 0]));
+    expect(datasets.loadIdx(path.join(dir, 'none.idx'), path.join(dir, 'nolab.idx')).features).toBe(16);
     expect(() => datasets.fashionMnist(path.join(dir, 'nowhere'))).toThrow(/Fashion-MNIST not found/);
     const m = datasets.mnist();
     expect([m.train.n, m.test.n]).toEqual([8000, 2000]);

@@ -31,7 +31,8 @@ export interface TrainCliOptions {
 }
 
 function num(text: string, name: string, check: (v: number) => boolean, expected: string): number {
-  const v = Number(text);
+  // Decimal notation only ('0x10' and '1e400' are numbers to Number(), not to a user).
+  const v = /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(text) ? Number(text) : Number.NaN;
   if (text.trim() === '' || !check(v)) throw new RangeError(`Expected ${expected} for ${name} but received '${text}'`);
   return v;
 }
@@ -80,7 +81,10 @@ function inferenceMs(model: Sequential, test: Dataset): number {
 }
 
 export async function runTrain(o: TrainCliOptions, stream: NodeJS.WriteStream = process.stderr): Promise<Record<string, unknown>> {
-  const sizes = o.arch.split('-').map((s) => num(s, '--arch', (v) => Number.isInteger(v) && v > 0, 'layer sizes like 784-300-100-10'));
+  // Each layer's weights must fit one typed array (2^31 - 1 floats).
+  const sizes = o.arch.split('-').map((s) => num(s, '--arch', (v) => Number.isInteger(v) && v > 0 && v <= 2 ** 24, 'layer sizes like 784-300-100-10 (each at most 2^24)'));
+  for (let i = 1; i < sizes.length; i++)
+    if (sizes[i - 1] * sizes[i] > 2 ** 31 - 1) throw new RangeError(`Expected layers of at most 2^31 - 1 weights for --arch but ${sizes[i - 1]}-${sizes[i]} has ${sizes[i - 1] * sizes[i]}`);
   if (sizes.length < 2) throw new RangeError(`Expected at least two layer sizes for --arch but received '${o.arch}'`);
   const epochs = num(o.epochs, '--epochs', (v) => Number.isInteger(v) && v > 0, 'a positive integer');
   const batchSize = num(o.batchSize, '--batch-size', (v) => Number.isInteger(v) && v > 0, 'a positive integer');
@@ -88,7 +92,7 @@ export async function runTrain(o: TrainCliOptions, stream: NodeJS.WriteStream = 
   const momentum = num(o.momentum, '--momentum', (v) => v >= 0 && v < 1, 'a momentum in [0, 1)');
   const weightDecay = num(o.weightDecay, '--weight-decay', (v) => v >= 0 && Number.isFinite(v), 'a weight decay >= 0');
   const sparsity = num(o.sparsity, '--sparsity', (v) => v >= 0 && v < 1, 'a sparsity in [0, 1)');
-  const seed = num(o.seed, '--seed', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
+  const seed = num(o.seed, '--seed', (v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32, 'an integer in [0, 2^32)');
   const { train, test, name } = loadData(o.data);
   if (sizes[0] !== train.features) throw new RangeError(`--arch starts with ${sizes[0]} inputs but ${name} has ${train.features} features`);
   if (sizes[sizes.length - 1] < train.classes) throw new RangeError(`--arch ends with ${sizes[sizes.length - 1]} outputs but ${name} has ${train.classes} classes`);

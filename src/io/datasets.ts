@@ -14,7 +14,12 @@ import type { Dataset } from '../train/trainer.js';
 
 function readMaybeGz(file: string): Uint8Array {
   const bytes = readFileSync(file);
-  return bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  try {
+    return gunzipSync(bytes);
+  } catch (err) {
+    throw bad(file, `not a readable gzip stream (${(err as Error).message})`);
+  }
 }
 
 function bad(file: string, what: string): RangeError {
@@ -51,8 +56,8 @@ export function loadIdx(images: string, labels: string): Dataset {
   if (im.dims.length < 2) throw bad(images, `rank ${im.dims.length}: expected images [n, rows, cols]`);
   if (lb.dims.length !== 1) throw bad(labels, `rank ${lb.dims.length}: expected labels [n]`);
   const n = im.dims[0];
-  if (lb.dims[0] !== n) throw rangeError('labels', `${n} labels (one per image)`, lb.dims[0]);
-  const features = im.data.length / Math.max(n, 1);
+  if (lb.dims[0] !== n) throw bad(labels, `${lb.dims[0]} labels for the ${n} images of ${images} (one per image)`);
+  const features = im.dims.slice(1).reduce((a, b) => a * b, 1);
   const x = new Float32Array(im.data.length);
   for (let i = 0; i < x.length; i++) x[i] = im.data[i] / 255;
   const y = Int32Array.from(lb.data);

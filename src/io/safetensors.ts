@@ -107,14 +107,14 @@ function parse(bytes: Uint8Array, name: string, owned: boolean): SafetensorsData
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad(name, 'header is not a JSON object');
   const dataStart = 8 + Number(headerLen);
   const dataLen = bytes.length - dataStart;
-  const metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = Object.create(null); // '__proto__' is a key like any other
   const floats = new Map<string, Tensor>();
   const dtypes = new Map<string, StateEntry['dtype']>();
   const raw: SafetensorsData['raw'] = new Map();
   const spans: [number, number, string][] = [];
   for (const [key, info] of Object.entries(header)) {
     if (key === '__metadata__') {
-      if (typeof info !== 'object' || info === null) throw bad(name, '__metadata__ is not an object');
+      if (typeof info !== 'object' || info === null || Array.isArray(info)) throw bad(name, '__metadata__ is not an object');
       for (const [k, v] of Object.entries(info)) {
         if (typeof v !== 'string') throw bad(name, `__metadata__.${k} is not a string`);
         metadata[k] = v;
@@ -166,7 +166,11 @@ function mergeForms(floats: Map<string, Tensor>, dtypes: Map<string, StateEntry[
     const [rows, cols] = value.split(',').map(Number);
     const rp = i32(`${base}.row_ptr`), ci = i32(`${base}.col_idx`), vals = floats.get(`${base}.values`);
     if (!rp || !ci || !vals || !Number.isSafeInteger(rows) || !Number.isSafeInteger(cols)) throw bad(name, `CSR tensor ${base} is incomplete`);
+    if (rows < 0 || cols < 0) throw bad(name, `CSR tensor ${base} has negative dimensions ${value}`);
     if (rp.size !== rows + 1 || ci.size !== vals.size) throw bad(name, `CSR tensor ${base} has inconsistent lengths`);
+    // The dense form below is rows × cols: a tiny file must not claim a huge one. Stored entries
+    // bound what the file can hold; the dense size is capped at what one typed array can take.
+    if (rows * cols > 2 ** 31 - 1) throw bad(name, `CSR tensor ${base} is ${rows} x ${cols}: more than 2^31 - 1 dense values to load it as a weight`);
     const data = new Float32Array(rows * cols), mask = new Uint8Array(rows * cols);
     for (let i = 0; i < rows; i++) {
       const p0 = rp.data[i], p1 = rp.data[i + 1];
@@ -188,7 +192,9 @@ function mergeForms(floats: Map<string, Tensor>, dtypes: Map<string, StateEntry[
     if (key.endsWith('_orig') && floats.has(`${key.slice(0, -5)}_mask`)) {
       const base = key.slice(0, -5);
       const m = floats.get(`${base}_mask`)!;
-      if (m.size !== t.size) throw bad(name, `${base}_mask does not match ${key}'s shape`);
+      if (m.shape.length !== t.shape.length || m.shape.some((d, i) => d !== t.shape[i])) throw bad(name, `${base}_mask [${m.shape}] does not match ${key}'s shape [${t.shape}]`);
+      const badAt = m.data.findIndex((v) => v !== 0 && v !== 1);
+      if (badAt >= 0) throw bad(name, `${base}_mask holds ${m.data[badAt]} at entry ${badAt}: a mask holds only 0 and 1`);
       const mask = Uint8Array.from(m.data, (v) => (v !== 0 ? 1 : 0));
       const data = Float32Array.from(t.data, (v, i) => (mask[i] ? v : 0));
       out.set(base, { tensor: new Tensor(data, [...t.shape]), mask, dtype: dtypes.get(key) });
@@ -227,7 +233,12 @@ function layout(state: Map<string, StateEntry>, options?: SaveOptions & { raw?: 
   const o = optionsObject(options);
   const format = o.format ?? 'dense';
   if (!['dense', 'pytorch', 'csr'].includes(format)) throw rangeError('format', "'dense', 'pytorch' or 'csr'", format);
-  const metadata: Record<string, string> = { ...(o.metadata ?? {}) };
+  const metadata: Record<string, string> = Object.create(null);
+  for (const [k, v] of Object.entries(o.metadata ?? {})) {
+    if (typeof v !== 'string') throw typeError(`metadata.${k}`, 'a string (safetensors metadata holds strings)', v);
+    if (k.startsWith('shears.csr.')) throw rangeError('metadata', "keys without the 'shears.csr.' prefix (shears marks CSR tensors with it)", k);
+    metadata[k] = v;
+  }
   const entries: [string, Entry][] = [];
   const entry = (a: Float32Array | Int32Array, dtype: string, shape: number[]): Entry => ({ dtype, shape, bytes: bytesOf(a) });
   for (const [key, { tensor, mask }] of state) {
@@ -262,11 +273,20 @@ function layout(state: Map<string, StateEntry>, options?: SaveOptions & { raw?: 
       metadata[`shears.csr.${key}`] = `${rows},${cols}`;
     }
   }
-  for (const [key, r] of o.raw ?? new Map()) entries.push([key, { dtype: r.dtype, shape: r.shape, bytes: r.bytes }]);
-  const header: Record<string, unknown> = {};
+  for (const [key, r] of o.raw ?? new Map()) {
+    const width = RAW_BYTES[r.dtype as RawDtype] ?? FLOAT_BYTES[r.dtype];
+    if (width === undefined) throw rangeError(`raw.get(${JSON.stringify(key)}).dtype`, 'a safetensors dtype', r.dtype);
+    if (!(r.bytes instanceof Uint8Array) || !Array.isArray(r.shape) || r.bytes.length !== r.shape.reduce((a: number, b: number) => a * b, 1) * width)
+      throw rangeError(`raw.get(${JSON.stringify(key)}).bytes`, `shape [${r.shape}] of ${r.dtype} worth of bytes`, r.bytes);
+    entries.push([key, { dtype: r.dtype, shape: r.shape, bytes: r.bytes }]);
+  }
+  // Built without a prototype so that any name, '__proto__' included, is an own key.
+  const header: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   for (const [key, e] of entries) {
+    // 'pytorch' writes X_orig and X_mask, 'csr' X.row_ptr, …: a name may not be written twice.
+    if (key in header) throw rangeError('state', `names that stay distinct in the ${format} form`, `${key} written twice (a state or raw entry clashes with it)`);
     header[key] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + e.bytes.length] };
     offset += e.bytes.length;
   }
