@@ -61,15 +61,14 @@ function nmArgs(t: Tensor, options: NMOptions): { native: Parameters<typeof nati
   if (!conv) return { native: [scores, m, n, mask, o.nan], unpermute: (x) => x };
   // [out, in, k…] → [out, k…, in] so the groups are contiguous, and the mask back.
   const outs = t.shape[0], ins = inner, rest = t.size / Math.max(outs * ins, 1);
+  // to[p]: where entry p of [out, in, k…] lands in [out, k…, in].
+  const to = new Int32Array(t.size);
+  for (let a = 0, p = 0; a < outs; a++) for (let i = 0; i < ins; i++) for (let r = 0; r < rest; r++, p++) to[p] = (a * rest + r) * ins + i;
   const toInner = <T extends Float32Array | Uint8Array>(src: T, dst: T): T => {
-    for (let a = 0, p = 0; a < outs; a++) for (let i = 0; i < ins; i++) for (let r = 0; r < rest; r++, p++) dst[(a * rest + r) * ins + i] = src[p];
+    for (let p = 0; p < to.length; p++) dst[to[p]] = src[p];
     return dst;
   };
-  const unpermute = (permuted: Uint8Array) => {
-    const out = new Uint8Array(t.size);
-    for (let a = 0, p = 0; a < outs; a++) for (let i = 0; i < ins; i++) for (let r = 0; r < rest; r++, p++) out[p] = permuted[(a * rest + r) * ins + i];
-    return out;
-  };
+  const unpermute = (permuted: Uint8Array) => Uint8Array.from(to, (q) => permuted[q]);
   return { native: [toInner(scores, new Float32Array(t.size)), m, n, mask && toInner(mask, new Uint8Array(t.size)), o.nan], unpermute };
 }
 

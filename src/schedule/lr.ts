@@ -54,7 +54,17 @@ export function checkLrOptions(options: LrOptions | undefined, name = 'options')
  */
 export function learningRate(base: number, step: number, stepsPerEpoch: number, epochs: number, options?: LrOptions): number {
   checkLrOptions(options);
+  return rateAt(base, step, stepsPerEpoch, epochs, optionsObject(options));
+}
+
+/** The rates of `count` consecutive steps from `first` (an epoch's, for the native job), checked once. */
+export function learningRates(base: number, first: number, count: number, stepsPerEpoch: number, epochs: number, options?: LrOptions): Float32Array {
+  checkLrOptions(options);
   const o = optionsObject(options);
+  return Float32Array.from({ length: count }, (_, s) => rateAt(base, first + s, stepsPerEpoch, epochs, o));
+}
+
+function rateAt(base: number, step: number, stepsPerEpoch: number, epochs: number, o: LrOptions): number {
   const epoch = step / stepsPerEpoch;
   const s = o.schedule ?? { kind: 'constant' };
   let lr: number;

@@ -6,7 +6,7 @@
 import { busyError, optionsObject, rangeError, typeError } from '../errors.js';
 import { native, withCallerStack, type NativeEpochResult, type NativePruneEvent } from '../native.js';
 import { layerBudgets } from '../prune/thresholds.js';
-import { checkLr, checkLrOptions, learningRate, type LrOptions } from '../schedule/lr.js';
+import { checkLr, checkLrOptions, learningRates, type LrOptions } from '../schedule/lr.js';
 import { planPruning, planRegrowth, type PlannedEvent, type PruningSchedule } from '../schedule/pruning.js';
 import { resolveDevice, type Device } from '../tensor/device.js';
 import { Sequential } from './model.js';
@@ -278,8 +278,7 @@ export class Trainer {
           }
           if (adaptive && epoch > 0 && !adaptive.stopped && adaptive.current < adaptive.finalSparsity) pruned.push(await this.adaptiveStep(adaptive, first, o.validation!));
           const events = inEpoch.filter((e) => !e.rewind).map((e) => this.nativeEvent(e, e.step - first));
-          const lr = new Float32Array(stepsPerEpoch);
-          for (let s = 0; s < stepsPerEpoch; s++) lr[s] = learningRate(opt.lr, first + s, stepsPerEpoch, epochs, this.options.lrSchedule);
+          const lr = learningRates(opt.lr, first, stepsPerEpoch, stepsPerEpoch, epochs, this.options.lrSchedule);
           // Only-pruned fine-tuning freezes the layers no schedule touches.
           // 'auto' execution: the advisor's choice per layer for this epoch's batch size.
           const plan = model.sparseExecution === 'auto' ? model.executionPlan(batch, device) : undefined;
